@@ -1,0 +1,1 @@
+"""Geography: zones, distances and spatial lookups (pure, no servers)."""

@@ -1,0 +1,210 @@
+"""Deployment settings: where the servers are, which city, which limits.
+
+Read from a TOML file (``kendali.toml`` in the working directory, or ``KENDALI_SETTINGS``), then
+overridden by environment variables ``KENDALI_<SECTION>_<NAME>`` (for instance
+``KENDALI_KAFKA_BOOTSTRAP=broker:9092``). The city itself (detectors, gauges, zones, routing)
+is not here: ``city`` points at its folder, see :mod:`kendali.city`.
+
+>>> s = Settings()
+>>> s.kafka.bootstrap, s.topics.traffic
+('127.0.0.1:19092', 'atcs.readings')
+>>> s.with_overrides({"KENDALI_API_PORT": "9000"}).api.port
+9000
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from kendali.codec import Limits
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A settings file or variable is missing, unreadable or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = "127.0.0.1:19092"
+    #: Extra librdkafka configuration (security protocol, SASL, ...), given to every client.
+    config: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    traffic: str = "atcs.readings"
+    hydromet: str = "hydromet.readings"
+    complaints: str = "complaints.reports"
+    warnings: str = "warnings.cap"
+    actions: str = "incidents.actions"
+    alerts: str = "incidents.alerts"
+    deadletter: str = "kendali.deadletter"
+    partitions: int = 4
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = "redis://127.0.0.1:16379/0"
+    #: Prefix of every key Kendali writes, so that several cities can share one server.
+    prefix: str = "kendali"
+    #: Maximum length of the alert stream (approximate trimming).
+    stream_maxlen: int = 100_000
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    """The child-process broker and Redis that ``kendali up``/``demo`` start on loopback."""
+
+    enabled: bool = True
+    kafka_port: int = 19092
+    redis_port: int = 16379
+    workdir: str = ".kendali"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: tuple[str, ...] = ()
+    #: Optional raster tile server for the wall's base map (the wall works without one).
+    tile_url: str = ""
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    workers: int = 1
+    recovery_dir: str = ".kendali/recovery"
+    snapshot_interval_s: int = 10
+    backup_interval_s: int = 30
+    batch_size: int = 1000
+    max_message_bytes: int = 65_536
+    max_future_s: int = 3600
+    max_past_days: int = 365 * 30
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_bytes=self.max_message_bytes,
+            max_future=timedelta(seconds=self.max_future_s),
+            max_past=timedelta(days=self.max_past_days),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    city: str = str(ROOT / "cities" / "balikpapan")
+    #: Folder of the shared public data sets (NAB, hydromet, complaints, geography).
+    data_dir: str = str(ROOT.parent / "shared" / "data")
+    #: Key for pseudonymising reporter identities at intake (HMAC-SHA256). Set it in production.
+    pseudonym_key: str = "kendali-demo-key-change-me"
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    topics: TopicSettings = field(default_factory=TopicSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    embedded: EmbeddedSettings = field(default_factory=EmbeddedSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    flow: FlowSettings = field(default_factory=FlowSettings)
+
+    def with_overrides(self, env: dict[str, str]) -> Settings:
+        """Apply ``KENDALI_<SECTION>_<NAME>`` (or ``KENDALI_<NAME>`` for top-level) variables."""
+        return _from_mapping(_env_mapping(env), base=self)
+
+    def input_topics(self) -> tuple[str, ...]:
+        t = self.topics
+        return (t.traffic, t.hydromet, t.complaints, t.warnings, t.actions)
+
+    def all_topics(self) -> tuple[str, ...]:
+        return (*self.input_topics(), self.topics.alerts, self.topics.deadletter)
+
+
+def _coerce(value: Any, like: Any, where: str) -> Any:
+    if isinstance(like, bool):
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{where}: expected true/false, got {value!r}")
+        return bool(value)
+    if isinstance(like, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where}: expected an integer, got {value!r}") from None
+    if isinstance(like, tuple):
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return tuple(value)
+    if isinstance(like, dict):
+        if not isinstance(value, dict):
+            raise SettingsError(f"{where}: expected a table, got {value!r}")
+        return dict(value)
+    return str(value)
+
+
+def _from_mapping(data: dict, base: Any) -> Any:
+    known = {f.name: f for f in dataclasses.fields(base)}
+    changes = {}
+    for name, value in data.items():
+        if name not in known:
+            raise SettingsError(
+                f"unknown setting {name!r} in [{type(base).__name__}]; known: {', '.join(known)}"
+            )
+        current = getattr(base, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise SettingsError(f"[{name}] must be a table")
+            changes[name] = _from_mapping(value, current)
+        else:
+            changes[name] = _coerce(value, current, name)
+    return dataclasses.replace(base, **changes)
+
+
+def _env_mapping(env: dict[str, str]) -> dict:
+    sections = {f.name for f in dataclasses.fields(Settings) if f.name.isidentifier()}
+    nested = {
+        f.name for f in dataclasses.fields(Settings) if dataclasses.is_dataclass(f.default_factory)
+    }
+    out: dict = {}
+    for key, value in env.items():
+        if not key.startswith("KENDALI_") or key == "KENDALI_SETTINGS":
+            continue
+        rest = key[len("KENDALI_") :].lower()
+        section, _, name = rest.partition("_")
+        if section in nested and name:
+            out.setdefault(section, {})[name] = value
+        elif rest in sections and rest not in nested:
+            out[rest] = value
+    return out
+
+
+def load_settings(path: str | os.PathLike | None = None, env: dict | None = None) -> Settings:
+    """Settings from a TOML file (optional) plus environment overrides.
+
+    Relative paths in the file (city, data_dir) are resolved against the file's folder.
+    """
+    env = dict(os.environ) if env is None else env
+    path = path or env.get("KENDALI_SETTINGS")
+    settings = Settings()
+    if path is None and Path("kendali.toml").exists():
+        path = "kendali.toml"
+    if path is not None:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings {file}: {exc}") from None
+        for name in ("city", "data_dir"):
+            if name in data:
+                data[name] = str((file.parent / data[name]).resolve())
+        settings = _from_mapping(data, settings)
+    return settings.with_overrides(env)
