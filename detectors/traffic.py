@@ -1,0 +1,264 @@
+"""ATCS incident detection: per-detector normal-for-this-time baselines, persistence, neighbours.
+
+:class:`TrafficBank` is the detector bank the dataflow runs for a shard of detectors. For each
+reading it scores occupancy (up is bad), speed (down is bad) and volume against what is usual
+*for this detector, this kind of day and this hour* (:class:`~detectors.baseline.SeasonalBaseline`),
+so rush hour is not an alert. An anomaly must persist for ``persist`` intervals before an incident
+opens (a blip is not an incident) and ``clear_after`` normal intervals close it. The downstream
+detector of the same link confirms it (classic California-style logic: occupancy high here while
+it stays normal downstream means a blockage in between; high downstream too means a queue from
+further on, reported as ``congestion``). Stuck, impossible, all-zero or silent detectors raise
+``detector_fault`` tickets (:mod:`detectors.faults`) and are never scored as traffic.
+
+Banks may be given the whole city's detectors while seeing readings of one shard only; a
+neighbour whose readings this bank never sees simply gives no confirmation. Shard by
+:func:`corridors` to keep links inside one shard.
+
+>>> from datetime import datetime, timedelta
+>>> from zoneinfo import ZoneInfo
+>>> from kendali.city import Detector
+>>> from kendali.records import TrafficReading
+>>> tz = ZoneInfo("Asia/Makassar")
+>>> det = Detector("D1", "A01", "Simpang Klandasan", "EB", "Jl. Sudirman", -1.27, 116.83,
+...                50.0, 1800.0, None, None)
+>>> bank = TrafficBank({"D1": det}, tz)
+>>> t0 = datetime(2026, 11, 2, 0, 0, tzinfo=tz)
+>>> def r(i, occ, spd):
+...     return TrafficReading("D1", "A01", "EB", t0 + timedelta(minutes=5 * i), 300, 100.0,
+...                           occ, spd)
+>>> _ = bank.process([r(i, 10.0 + i % 3, 45.0 - i % 4) for i in range(14 * 288)])
+>>> out = bank.process([r(14 * 288 + i, 80.0, 8.0) for i in range(3)])
+>>> [(s.category, s.state, s.severity) for s in out]
+[('traffic_incident', 'open', 'Extreme')]
+>>> out[0].explanation.split(" vs ")[0]
+'Possible incident at Simpang Klandasan EB approach (Jl. Sudirman): occupancy 80%'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+import numpy as np
+
+from detectors.baseline import SeasonalBaseline
+from detectors.faults import FaultTracker
+from detectors.traffic_signals import SignalMaker
+from kendali.city import Detector
+from kendali.records import Signal, TrafficReading
+
+__all__ = ["TrafficBank", "TrafficParams", "corridors", "time_bin"]
+
+OCC, SPEED, VOL = 0, 1, 2
+#: Direction in which each measure is bad: occupancy up, speed down, volume either way.
+_SIGN = np.array([1.0, -1.0, 0.0], np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficParams:
+    """Tuning of the traffic bank; defaults suit 1-15 minute ATCS/SCATS intervals."""
+
+    z_open: float = 4.0
+    persist: int = 2
+    clear_after: int = 3
+    volume_weight: float = 0.5
+    silence_s: int = 900
+    relearn_after_s: int = 3 * 3600
+    alpha: float = 0.1
+    alpha_global: float = 0.02
+    min_count: int = 24
+    floors: tuple[float, float, float] = (2.0, 3.0, 40.0)
+    stuck_after: int = 8
+    zeros_after: int = 4
+
+
+def time_bin(ts: datetime, tz: tzinfo) -> int:
+    """Baseline bin of a time: 24 hourly bins for weekdays, then 24 for weekends.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> time_bin(datetime(2026, 11, 28, 8, 30, tzinfo=ZoneInfo("Asia/Makassar")),
+    ...          ZoneInfo("Asia/Makassar"))
+    32
+    """
+    local = ts.astimezone(tz)
+    return (24 if local.weekday() >= 5 else 0) + local.hour
+
+
+def corridors(detectors: Mapping[str, Detector]) -> dict[str, str]:
+    """Corridor id (smallest detector id of its linked chain) per detector, for sharding.
+
+    >>> d = lambda i, up, down: Detector(i, "", "", "", "", 0, 0, 50, 1800, up, down)
+    >>> corridors({"B": d("B", "A", None), "A": d("A", None, "B"), "C": d("C", None, None)})
+    {'B': 'A', 'A': 'A', 'C': 'C'}
+    """
+    parent = {k: k for k in detectors}
+
+    def find(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for det in detectors.values():
+        for link in (det.upstream, det.downstream):
+            if link in parent:
+                a, b = sorted((find(det.id), find(link)))
+                parent[b] = a
+    return {k: find(k) for k in detectors}
+
+
+class TrafficBank:
+    """Detector bank for ATCS readings of any subset of a city's detectors (see module doc)."""
+
+    def __init__(
+        self, detectors: Mapping[str, Detector], tz: tzinfo, params: TrafficParams | None = None
+    ) -> None:
+        self.detectors = dict(detectors)
+        self.tz = tz
+        self.params = params or TrafficParams()
+        p = self.params
+        self._slot = {det_id: i for i, det_id in enumerate(sorted(self.detectors))}
+        self._ids = sorted(self.detectors)
+        n = len(self._ids)
+        self._base = SeasonalBaseline(
+            n, 48, 3, p.floors, alpha=p.alpha, alpha_global=p.alpha_global, min_count=p.min_count,
+            fallback=False,
+        )  # fmt: skip
+        self._faults = FaultTracker(n, stuck_after=p.stuck_after, zeros_after=p.zeros_after)
+        self._signals = SignalMaker(self.detectors, tz, p.z_open)
+        self._last_ts = np.zeros(n, np.int64)
+        self._interval = np.full(n, 300, np.int32)
+        self._z = np.zeros(n, np.float32)
+        self._run_bad = np.zeros(n, np.int16)
+        self._run_good = np.zeros(n, np.int16)
+        self._cand = np.zeros(n, np.int64)
+        self._open = np.zeros(n, np.int64)
+        self._sev = np.zeros(n, np.int8)
+        self._cat = np.zeros(n, np.int8)
+
+    def process(self, readings: Sequence[TrafficReading]) -> list[Signal]:
+        """Score and learn readings in order; unknown detectors are ignored."""
+        out: list[Signal] = []
+        for reading in readings:
+            slot = self._slot.get(reading.detector_id)
+            if slot is not None:
+                out.extend(self._one(slot, reading))
+        return out
+
+    def tick(self, now: datetime) -> list[Signal]:
+        """Open a ``silent`` fault for every detector quiet for longer than ``silence_s``."""
+        epoch = int(now.timestamp())
+        limit = np.maximum(self.params.silence_s, 3 * self._interval)
+        quiet = (self._last_ts > 0) & (epoch - self._last_ts > limit) & (self._faults.code == 0)
+        out = []
+        for slot in np.flatnonzero(quiet):
+            self._faults.code[slot] = 1
+            self._faults.since[slot] = self._last_ts[slot]
+            out.append(self._signals.fault(self._ids[slot], 1, int(self._last_ts[slot]), now))
+            out.extend(self._close_incident(int(slot), now))
+        return out
+
+    def _one(self, slot: int, r: TrafficReading) -> list[Signal]:
+        det = self.detectors[r.detector_id]
+        epoch = int(r.ts.timestamp())
+        if epoch <= self._last_ts[slot]:
+            return []  # duplicate or out-of-order reading: the baseline only moves forward
+        self._last_ts[slot], self._interval[slot] = epoch, r.interval_s
+        x = _measures(r)
+        b = np.array([time_bin(r.ts, self.tz)])
+        s = np.array([slot])
+        loc, _ = self._base.expected(s, b)
+        before = int(self._faults.code[slot])
+        code = self._faults.observe(
+            slot, x, float(loc[0, VOL]), (det.speed_limit_kmh, det.capacity_vph)
+        )
+        out = self._fault_change(slot, before, code, r.ts)
+        if code:
+            return out + self._close_incident(slot, r.ts)
+        if self._faults.suspect(slot):
+            return out
+        self._z[slot] = self._combine(self._base.score(s, b, x[None, :])[0])
+        age = epoch - self._open[slot] if self._open[slot] else 0
+        if self._z[slot] < self.params.z_open or age > self.params.relearn_after_s:
+            self._base.learn(s, b, x[None, :])
+        return out + self._incident(slot, r, x, loc[0])
+
+    def _combine(self, z: np.ndarray) -> float:
+        signed = np.nan_to_num(z * _SIGN)
+        vol = abs(float(np.nan_to_num(z[VOL]))) * self.params.volume_weight
+        return float(max(signed[OCC], signed[SPEED], vol, 0.0))
+
+    def _fault_change(self, slot: int, before: int, code: int, ts: datetime) -> list[Signal]:
+        if code == before:
+            return []
+        det_id, epoch = self._ids[slot], int(ts.timestamp())
+        out = []
+        if before:
+            since = int(self._faults.since[slot])
+            out.append(self._signals.fault_clear(det_id, before, since, ts))
+        if code:
+            self._faults.since[slot] = epoch
+            out.append(self._signals.fault(det_id, code, epoch, ts))
+        return out
+
+    def _incident(self, slot: int, r: TrafficReading, x: np.ndarray, usual) -> list[Signal]:
+        p, z, epoch = self.params, float(self._z[slot]), int(r.ts.timestamp())
+        if z >= p.z_open:
+            self._run_good[slot] = 0
+            if self._run_bad[slot] == 0:
+                self._cand[slot] = epoch
+            self._run_bad[slot] += 1
+        else:
+            self._run_bad[slot] = 0
+            self._run_good[slot] += 1
+        if not self._open[slot]:
+            if self._run_bad[slot] >= p.persist:
+                self._open[slot] = self._cand[slot]
+                return [self._emit(slot, r, x, usual, "open")]
+            return []
+        if self._run_good[slot] >= p.clear_after:
+            return self._close_incident(slot, r.ts)
+        if z >= p.z_open:
+            return self._maybe_update(slot, r, x, usual)
+        return []
+
+    def _maybe_update(self, slot: int, r: TrafficReading, x, usual) -> list[Signal]:
+        sev, cat = self._signals.severity(float(self._z[slot]), x, usual), self._category(slot)
+        if sev == self._sev[slot] and cat == self._cat[slot]:
+            return []
+        return [self._emit(slot, r, x, usual, "update")]
+
+    def _emit(self, slot: int, r: TrafficReading, x, usual, state: str) -> Signal:
+        z = float(self._z[slot])
+        self._sev[slot] = self._signals.severity(z, x, usual)
+        self._cat[slot] = self._category(slot)
+        return self._signals.incident(
+            r, x, usual, z, state, int(self._open[slot]), int(self._sev[slot]), int(self._cat[slot])
+        )
+
+    def _category(self, slot: int) -> int:
+        """0 unconfirmed incident, 1 confirmed by a normal downstream, 2 congestion (queue)."""
+        down = self.detectors[self._ids[slot]].downstream
+        dslot = self._slot.get(down) if down else None
+        if dslot is None or self._last_ts[dslot] == 0 or self._faults.code[dslot]:
+            return 0
+        if self._last_ts[slot] - self._last_ts[dslot] > 3 * int(self._interval[dslot]):
+            return 0
+        return 2 if self._z[dslot] >= self.params.z_open else 1
+
+    def _close_incident(self, slot: int, ts: datetime) -> list[Signal]:
+        start = int(self._open[slot])
+        self._run_bad[slot] = self._run_good[slot] = 0
+        if not start:
+            return []
+        self._open[slot] = 0
+        return [self._signals.incident_clear(self._ids[slot], start, int(self._cat[slot]), ts)]
+
+
+def _measures(r: TrafficReading) -> np.ndarray:
+    """(occupancy %, speed km/h, volume as veh/h) with NaN for what the detector lacks."""
+    vol = np.nan if r.volume is None else r.volume * 3600.0 / max(r.interval_s, 1)
+    occ = np.nan if r.occupancy is None else r.occupancy
+    speed = np.nan if r.speed is None or r.volume == 0 else r.speed  # no vehicle, no speed
+    return np.array([occ, speed, vol], np.float32)
