@@ -53,7 +53,7 @@ class LevelParams:
     #: Rises slower than this are "steady": no projection is made.
     min_rise_cm_per_h: float = 5.0
     #: Projections further ahead than this are not announced.
-    horizon_min: float = 180.0
+    horizon_min: float = 90.0
 
 
 class LevelTracker:
