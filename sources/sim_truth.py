@@ -1,0 +1,277 @@
+"""Ground truth of a simulation: which incidents were injected, when, where, and who should act.
+
+:class:`TruthBook` turns the scenario into planned effects (a crash's queue, a storm's rain, the
+reports an incident causes) and keeps the :class:`TruthIncident` list, adding flood episodes as
+the river model finds them. The truth file is JSON lines, one incident per line, timestamps in
+ISO 8601 with their offset; :func:`read_truth` reads it back.
+
+>>> import io, tempfile, os
+>>> from datetime import datetime, timezone
+>>> t = TruthIncident("f1", "fire", "fire", datetime(2026, 1, 1, tzinfo=timezone.utc), None,
+...                   -1.25, 116.83, "Pasar Pandansari", None, expected_agencies=("damkar",))
+>>> path = os.path.join(tempfile.mkdtemp(), "truth.jsonl")
+>>> write_truth([t], path), read_truth(path) == [t]
+(1, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from geo.distance import haversine_m, offset_deg
+from kendali.city import City
+from kendali.codec import parse_ts
+from kendali.records import Complaint
+from sources.sim_hydromet import FloodEpisode, HydrometModel, Storm
+from sources.sim_reports import Burst, ReportMaker
+from sources.sim_scenario import IncidentSpec, Scenario
+from sources.sim_traffic import TrafficModel
+
+__all__ = ["TruthBook", "TruthIncident", "read_truth", "write_truth"]
+
+_FLOOD_SPREAD_MIN = 40.0
+
+
+@dataclass(frozen=True, slots=True)
+class TruthIncident:
+    """An injected incident. ``end`` is ``None`` while a flood is still above Siaga 3."""
+
+    id: str
+    kind: str
+    category: str
+    start: datetime
+    end: datetime | None
+    lat: float
+    lon: float
+    place: str
+    zone: str | None
+    detectors: tuple[str, ...] = ()
+    gauges: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
+    expected_agencies: tuple[str, ...] = ()
+    note: str = ""
+
+
+def write_truth(incidents: list[TruthIncident], path: str | Path) -> int:
+    """Write incidents as JSON lines; returns how many were written."""
+    with Path(path).open("wb") as f:
+        for incident in incidents:
+            f.write(orjson.dumps(dataclasses.asdict(incident)) + b"\n")
+    return len(incidents)
+
+
+def read_truth(path: str | Path) -> list[TruthIncident]:
+    """Read a truth file written by :func:`write_truth`."""
+    out = []
+    for line in Path(path).read_bytes().splitlines():
+        obj = orjson.loads(line)
+        obj["start"] = parse_ts(obj["start"])
+        obj["end"] = parse_ts(obj["end"]) if obj["end"] else None
+        for name in ("detectors", "gauges", "reports", "expected_agencies"):
+            obj[name] = tuple(obj[name])
+        out.append(TruthIncident(**obj))
+    return out
+
+
+class TruthBook:
+    """Plans the scenario's incidents into the models and records what was injected."""
+
+    def __init__(
+        self,
+        city: City,
+        scenario: Scenario,
+        start: datetime,
+        origin: datetime,
+        reports: ReportMaker,
+    ) -> None:
+        self.city, self.scenario, self.start, self.origin = city, scenario, start, origin
+        self.reports = reports
+        self._static: list[TruthIncident] = []
+        self._flood_reports: dict[tuple[str, datetime], tuple[str, ...]] = {}
+
+    def at(self, minutes: float) -> datetime:
+        return self.start + timedelta(minutes=minutes)
+
+    def horizon(self) -> datetime:
+        """Up to when the river model must run so that scripted floods are in the truth."""
+        ends = [
+            self.at(s.at_min + s.duration_min) + timedelta(hours=6) for s in self.scenario.storms
+        ]
+        return max([self.start, *ends])
+
+    def _incident(self, kind, category, start, end, lon, lat, place, **extra) -> TruthIncident:
+        zone = self.city.zone_of(lon, lat)
+        agencies = self.city.agencies_for(category, zone)
+        return TruthIncident(
+            f"{extra.pop('id')}",
+            kind,
+            category,
+            start,
+            end,
+            round(lat, 6),
+            round(lon, 6),
+            place,
+            zone,
+            expected_agencies=agencies,
+            **extra,
+        )
+
+    def _burst(self, key, category, start, lon, lat, place, spec: IncidentSpec | None, count):
+        burst = Burst(
+            key,
+            category,
+            start,
+            lon,
+            lat,
+            place,
+            count,
+            spec.radius_m if spec else 300.0,
+            spec.spread_min if spec else _FLOOD_SPREAD_MIN,
+            spec.category_share if spec else 0.4,
+        )
+        return [r for r in self.reports.burst(burst) if r.ts >= self.origin]
+
+    def plan(self, traffic: TrafficModel, hydromet: HydrometModel) -> list[Complaint]:
+        """Install crashes, storms and faults; returns the incident reports to schedule."""
+        out: list[Complaint] = []
+        for spec in self.scenario.incidents:
+            out += self._plan_incident(spec, traffic)
+        for s in self.scenario.storms:
+            factors = tuple(1.0 if g.id in s.gauges else 0.0 for g in hydromet.rain)
+            start = self.at(s.at_min)
+            end = start + timedelta(minutes=s.duration_min)
+            hydromet.add_storm(Storm(s.id, start, end, s.peak_mm_per_h, factors, s.reports))
+        for f in self.scenario.faults:
+            self._static.append(
+                self._fault(f.sensor, f.kind, self.at(f.at_min), self.at(f.at_min + f.duration_min))
+            )
+        return out
+
+    def _plan_incident(self, spec: IncidentSpec, traffic: TrafficModel) -> list[Complaint]:
+        start, end = self.at(spec.at_min), self.at(spec.at_min + spec.duration_min)
+        if spec.kind == "crash":
+            crash = traffic.add_crash(spec, start)
+            det = self.city.detectors[spec.detector]
+            lon, lat = self._past(det, 80.0)
+            place = f"{det.road}, {det.intersection_name} ({det.approach})"
+            ids = [traffic.detectors[i].id for i, _ in crash.chain]
+            if crash.downstream is not None:
+                ids.append(traffic.detectors[crash.downstream].id)
+            detectors = tuple(ids)
+        else:
+            lon, lat = (spec.lon, spec.lat) if spec.lat is not None else self._place(spec.place)
+            place, detectors = spec.place or self.reports.nearest_place(lon, lat), ()
+        reports = self._burst(spec.id, spec.category, start, lon, lat, place, spec, spec.reports)
+        self._static.append(
+            self._incident(
+                spec.kind,
+                spec.category,
+                start,
+                end,
+                lon,
+                lat,
+                place,
+                id=spec.id,
+                detectors=detectors,
+                reports=tuple(r.id for r in reports),
+            )
+        )
+        return reports
+
+    def _place(self, name: str) -> tuple[float, float]:
+        point = self.city.place(name)
+        if point is None:
+            raise ValueError(f"scenario names unknown place {name!r} (not in places or zones)")
+        return point
+
+    def _past(self, det, metres: float) -> tuple[float, float]:
+        """A point ``metres`` past a detector toward its downstream neighbour."""
+        down = self.city.detectors.get(det.downstream or "")
+        gap = haversine_m(det.lon, det.lat, down.lon, down.lat) if down else 0.0
+        if gap < 1.0:
+            dlon, _ = offset_deg(det.lat, metres)
+            return det.lon + dlon, det.lat
+        share = metres / gap
+        return det.lon + (down.lon - det.lon) * share, det.lat + (down.lat - det.lat) * share
+
+    def _fault(self, sensor: str, kind: str, start: datetime, end: datetime) -> TruthIncident:
+        where = self.city.detectors.get(sensor) or self.city.gauges.get(sensor)
+        if where is None:
+            raise ValueError(f"scenario fault names unknown sensor {sensor!r}")
+        is_det = sensor in self.city.detectors
+        return self._incident(
+            "fault",
+            "detector_fault" if is_det else "gauge_fault",
+            start,
+            end,
+            where.lon,
+            where.lat,
+            f"{sensor} ({kind})",
+            id=f"fault-{sensor}-{start:%Y%m%dT%H%M}",
+            detectors=(sensor,) if is_det else (),
+            gauges=() if is_det else (sensor,),
+            note=f"{kind} sensor",
+        )
+
+    def _flood_point(self, episode: FloodEpisode) -> tuple[float, float, str]:
+        gauge = self.city.gauges[episode.gauge]
+        area = self.city.flood_areas.get(gauge.flood_area or "")
+        if area is None:
+            return gauge.lon, gauge.lat, gauge.name
+        c = area.geometry.centroid
+        return c.x, c.y, area.name
+
+    def flood_reports(self, episodes: list[FloodEpisode]) -> list[Complaint]:
+        """Reports for new Siaga 2 floods caused by scripted storms that ask for reports."""
+        out: list[Complaint] = []
+        for ep in episodes:
+            key = (ep.gauge, ep.start)
+            storm = ep.storm
+            if key in self._flood_reports or ep.siaga2_at is None or not storm or not storm.reports:
+                continue
+            lon, lat, place = self._flood_point(ep)
+            reports = self._burst(
+                f"{storm.id}-{ep.gauge}",
+                "flood",
+                ep.siaga2_at,
+                lon,
+                lat,
+                place,
+                None,
+                storm.reports,
+            )
+            self._flood_reports[key] = tuple(r.id for r in reports)
+            out += reports
+        return out
+
+    def _flood(self, ep: FloodEpisode) -> TruthIncident:
+        gauge = self.city.gauges[ep.gauge]
+        lon, lat, place = self._flood_point(ep)
+        level = next(
+            n
+            for n, cm in ((1, gauge.siaga1_cm), (2, gauge.siaga2_cm), (3, 0.0))
+            if ep.peak_cm >= cm
+        )
+        return self._incident(
+            "flood",
+            "flood",
+            ep.start,
+            ep.end,
+            lon,
+            lat,
+            place,
+            id=f"flood-{ep.gauge}-{ep.start:%Y%m%dT%H%M}",
+            gauges=(ep.gauge,),
+            reports=self._flood_reports.get((ep.gauge, ep.start), ()),
+            note=f"peak {ep.peak_cm:.0f} cm (Siaga {level})"
+            + (f", {ep.storm.id}" if ep.storm else ""),
+        )
+
+    def incidents(self, episodes: list[FloodEpisode]) -> list[TruthIncident]:
+        """Planned incidents plus every flood episode found so far, ordered by start."""
+        return sorted([*self._static, *map(self._flood, episodes)], key=lambda t: (t.start, t.id))
