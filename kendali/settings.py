@@ -22,6 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from kendali.codec import Limits
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
@@ -84,9 +86,12 @@ class ApiSettings:
 class FlowSettings:
     workers: int = 1
     recovery_dir: str = ".kendali/recovery"
+    recovery_partitions: int = 2
     snapshot_interval_s: int = 10
     backup_interval_s: int = 30
     batch_size: int = 1000
+    #: Detector state is split into this many keys, spread over workers (Bytewax routes by key).
+    traffic_shards: int = 16
     max_message_bytes: int = 65_536
     max_future_s: int = 3600
     max_past_days: int = 365 * 30
@@ -118,12 +123,38 @@ class Settings:
         """Apply ``KENDALI_<SECTION>_<NAME>`` (or ``KENDALI_<NAME>`` for top-level) variables."""
         return _from_mapping(_env_mapping(env), base=self)
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``KENDALI_*`` variables, to hand to a child process.
+
+        >>> Settings().to_env()["KENDALI_TOPICS_TRAFFIC"]
+        'atcs.readings'
+        """
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if dataclasses.is_dataclass(value):
+                for g in dataclasses.fields(value):
+                    env[f"KENDALI_{f.name}_{g.name}".upper()] = _env_text(getattr(value, g.name))
+            else:
+                env[f"KENDALI_{f.name}".upper()] = _env_text(value)
+        return env
+
     def input_topics(self) -> tuple[str, ...]:
         t = self.topics
         return (t.traffic, t.hydromet, t.complaints, t.warnings, t.actions)
 
     def all_topics(self) -> tuple[str, ...]:
         return (*self.input_topics(), self.topics.alerts, self.topics.deadletter)
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return orjson.dumps(value).decode()
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _coerce(value: Any, like: Any, where: str) -> Any:
@@ -145,6 +176,11 @@ def _coerce(value: Any, like: Any, where: str) -> Any:
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return tuple(value)
     if isinstance(like, dict):
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise SettingsError(f"{where}: expected a JSON object, got {value!r}") from None
         if not isinstance(value, dict):
             raise SettingsError(f"{where}: expected a table, got {value!r}")
         return dict(value)

@@ -1,0 +1,2 @@
+"""Where the dataflow writes: Redis (incident state, alert stream, sensor history) and Kafka
+(alerts, dead letters). Each sink documents its delivery guarantee."""
