@@ -104,7 +104,8 @@ class HydrometModel:
             _R_REF_MM_H * equiv
         )
         self._store = np.zeros((len(self.rivers), 2))
-        self._outflow: deque[np.ndarray] = deque(maxlen=64)
+        longest = max([g.travel_min or 0.0 for g in self.rivers] + [0.0]) * 60 / interval_s
+        self._outflow: deque[np.ndarray] = deque(maxlen=round(longest) + 2)
         self._open: dict[int, FloodEpisode] = {}
         self._ready: deque[_Step] = deque()
         self._next_k: int | None = None

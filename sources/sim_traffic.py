@@ -15,7 +15,7 @@ array([50. , 42.7, 25. ])
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -76,6 +76,7 @@ class Crash:
     chain: list[tuple[int, float]]
     downstream: int | None
     queue_km: float = 0.0
+    reached: list[int] = field(default_factory=list)
 
     def active(self, ts: datetime) -> bool:
         return self.start <= ts and (ts < self.end or self.queue_km > 0)
@@ -145,6 +146,8 @@ class TrafficModel:
             crash.queue_km = float(np.clip(crash.queue_km + grow, 0.0, _MAX_QUEUE_KM))
             for idx, metres in crash.chain:
                 if crash.queue_km * 1000 >= metres:
+                    if idx not in crash.reached:
+                        crash.reached.append(idx)
                     congested[idx] = True
                     flow[idx] = min(flow[idx], out)
             if crash.downstream is not None:

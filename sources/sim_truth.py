@@ -30,7 +30,7 @@ from kendali.records import Complaint
 from sources.sim_hydromet import FloodEpisode, HydrometModel, Storm
 from sources.sim_reports import Burst, ReportMaker
 from sources.sim_scenario import IncidentSpec, Scenario
-from sources.sim_traffic import TrafficModel
+from sources.sim_traffic import Crash, TrafficModel
 
 __all__ = ["TruthBook", "TruthIncident", "read_truth", "write_truth"]
 
@@ -92,6 +92,7 @@ class TruthBook:
         self.city, self.scenario, self.start, self.origin = city, scenario, start, origin
         self.reports = reports
         self._static: list[TruthIncident] = []
+        self._crashes: dict[str, tuple[Crash, list[str]]] = {}
         self._flood_reports: dict[tuple[str, datetime], tuple[str, ...]] = {}
 
     def at(self, minutes: float) -> datetime:
@@ -122,6 +123,9 @@ class TruthBook:
         )
 
     def _burst(self, key, category, start, lon, lat, place, spec: IncidentSpec | None, count):
+        """Reports of one incident; place-only ones name a place the city can locate."""
+        if self.city.place(place) is None:
+            place = self.reports.nearest_place(lon, lat)
         burst = Burst(
             key,
             category,
@@ -141,7 +145,11 @@ class TruthBook:
         out: list[Complaint] = []
         for spec in self.scenario.incidents:
             out += self._plan_incident(spec, traffic)
+        rain_ids = {g.id for g in hydromet.rain}
         for s in self.scenario.storms:
+            if not set(s.gauges) <= rain_ids:
+                unknown = sorted(set(s.gauges) - rain_ids)
+                raise ValueError(f"storm {s.id} names unknown rain gauge(s) {unknown}")
             factors = tuple(1.0 if g.id in s.gauges else 0.0 for g in hydromet.rain)
             start = self.at(s.at_min)
             end = start + timedelta(minutes=s.duration_min)
@@ -155,14 +163,13 @@ class TruthBook:
     def _plan_incident(self, spec: IncidentSpec, traffic: TrafficModel) -> list[Complaint]:
         start, end = self.at(spec.at_min), self.at(spec.at_min + spec.duration_min)
         if spec.kind == "crash":
+            det = self.city.detectors.get(spec.detector)
+            if det is None:
+                raise ValueError(f"crash {spec.id} names unknown detector {spec.detector!r}")
             crash = traffic.add_crash(spec, start)
-            det = self.city.detectors[spec.detector]
+            self._crashes[spec.id] = (crash, [d.id for d in traffic.detectors])
             lon, lat = self._past(det, 80.0)
-            place = f"{det.road}, {det.intersection_name} ({det.approach})"
-            ids = [traffic.detectors[i].id for i, _ in crash.chain]
-            if crash.downstream is not None:
-                ids.append(traffic.detectors[crash.downstream].id)
-            detectors = tuple(ids)
+            place, detectors = f"{det.road}, {det.intersection_name} ({det.approach})", ()
         else:
             lon, lat = (spec.lon, spec.lat) if spec.lat is not None else self._place(spec.place)
             place, detectors = spec.place or self.reports.nearest_place(lon, lat), ()
@@ -226,25 +233,22 @@ class TruthBook:
         c = area.geometry.centroid
         return c.x, c.y, area.name
 
+    def _wants_reports(self, ep: FloodEpisode) -> bool:
+        """Citizens report a flood that passed Siaga 2 in a mapped flood area, if scripted so."""
+        area = self.city.gauges[ep.gauge].flood_area
+        scripted = ep.storm is not None and ep.storm.reports > 0
+        return scripted and ep.siaga2_at is not None and area in self.city.flood_areas
+
     def flood_reports(self, episodes: list[FloodEpisode]) -> list[Complaint]:
-        """Reports for new Siaga 2 floods caused by scripted storms that ask for reports."""
+        """Reports for floods newly found by the river model (see :meth:`_wants_reports`)."""
         out: list[Complaint] = []
         for ep in episodes:
             key = (ep.gauge, ep.start)
-            storm = ep.storm
-            if key in self._flood_reports or ep.siaga2_at is None or not storm or not storm.reports:
+            if key in self._flood_reports or not self._wants_reports(ep):
                 continue
             lon, lat, place = self._flood_point(ep)
-            reports = self._burst(
-                f"{storm.id}-{ep.gauge}",
-                "flood",
-                ep.siaga2_at,
-                lon,
-                lat,
-                place,
-                None,
-                storm.reports,
-            )
+            key_text, count = f"{ep.storm.id}-{ep.gauge}", ep.storm.reports
+            reports = self._burst(key_text, "flood", ep.siaga2_at, lon, lat, place, None, count)
             self._flood_reports[key] = tuple(r.id for r in reports)
             out += reports
         return out
@@ -272,6 +276,16 @@ class TruthBook:
             + (f", {ep.storm.id}" if ep.storm else ""),
         )
 
+    def _with_queue(self, incident: TruthIncident) -> TruthIncident:
+        """A crash lists the detectors its queue has reached so far, then the one past it."""
+        if incident.id not in self._crashes:
+            return incident
+        crash, ids = self._crashes[incident.id]
+        down = [] if crash.downstream is None else [crash.downstream]
+        detectors = tuple(ids[i] for i in [crash.chain[0][0], *crash.reached, *down])
+        return dataclasses.replace(incident, detectors=tuple(dict.fromkeys(detectors)))
+
     def incidents(self, episodes: list[FloodEpisode]) -> list[TruthIncident]:
         """Planned incidents plus every flood episode found so far, ordered by start."""
-        return sorted([*self._static, *map(self._flood, episodes)], key=lambda t: (t.start, t.id))
+        planned = [self._with_queue(t) for t in self._static]
+        return sorted([*planned, *map(self._flood, episodes)], key=lambda t: (t.start, t.id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -289,3 +290,30 @@ def test_run_stops_when_told(city, start):
     stop = threading.Event()
     stop.set()
     assert run(sim, lambda *m: None, clock=FakeClock(start, timedelta(seconds=1)), stop=stop) == 0
+
+
+def test_crash_truth_lists_the_detectors_its_queue_reached(demo):
+    sim, events = demo
+    crash = next(t for t in sim.truth if t.kind == "crash")
+    queue, downstream = crash.detectors[:-1], crash.detectors[-1]
+    assert sim.city.detectors[queue[0]].downstream == downstream
+    for here, further in itertools.pairwise(queue):
+        assert sim.city.detectors[here].upstream == further
+    assert 2 <= len(queue) < 4  # the queue spread upstream, but not without end
+    reports = [e.record for e in events if e.key in set(crash.reports)]
+    assert len(reports) == 6
+    assert all(r.place is None or sim.city.place(r.place) for r in reports)
+
+
+def test_negative_minutes_put_a_labelled_incident_in_the_backfill(city, start):
+    scenario = parse_scenario(
+        {
+            "incident": [
+                {"id": "old-fire", "kind": "fire", "at_min": -600, "place": "E-Walk", "reports": 12}
+            ]
+        }
+    )
+    sim = CitySimulator(city, scenario, seed=1, start=start, backfill=timedelta(days=1))
+    sent = {e.key for e in sim.events(start)}
+    (fire,) = sim.truth
+    assert fire.start < start and set(fire.reports) <= sent and len(fire.reports) == 12
