@@ -1,0 +1,141 @@
+"""``kendali demo`` and ``kendali simulate``: the demo city, end to end, on one machine.
+
+The demo starts the embedded broker and Redis, the dataflow and the API as supervised children,
+then runs the city simulator in this process: a backfill of past days (so the detectors know
+what normal looks like) and a live part at a speed-up until the simulation reaches the present.
+Ctrl-C stops the simulator, then every child, then the servers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+
+from kendali.city import load_city
+from kendali.processes import Child, api_command, flow_command, init_recovery, server_env
+from kendali.settings import Settings
+from kendali.stack import EmbeddedStack
+from kendali.store import Keys
+from sources.publish import KafkaPublisher
+from sources.simulator import CitySimulator, load_scenario, run
+
+__all__ = ["run_demo", "simulate"]
+
+
+def _say(text: str) -> None:
+    print(f"[{datetime.now().astimezone():%H:%M:%S}] {text}", flush=True)
+
+
+def _simulator(settings: Settings, args) -> CitySimulator:
+    city = load_city(settings.city)
+    scenario_path = args.scenario or Path(settings.city) / "scenario.toml"
+    scenario = load_scenario(scenario_path) if Path(scenario_path).exists() else None
+    start = datetime.now(UTC) - timedelta(hours=args.live_hours)
+    return CitySimulator(
+        city, scenario, seed=args.seed, start=start, backfill=timedelta(days=args.backfill_days)
+    )
+
+
+def _run_simulator(settings: Settings, args, stop: threading.Event) -> CitySimulator:
+    sim = _simulator(settings, args)
+    publisher = KafkaPublisher(settings)
+    try:
+        run(sim, publisher, speedup=args.speedup, stop=stop, progress=_say)
+    finally:
+        publisher.flush()
+        if args.truth:
+            sim.write_truth(args.truth)
+    return sim
+
+
+def simulate(settings: Settings, args) -> int:
+    """Publish the demo city to the configured broker until done, Ctrl-C or ``--duration``."""
+    stop = threading.Event()
+    if args.duration:
+        threading.Timer(args.duration, stop.set).start()
+    try:
+        _run_simulator(settings, args, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def _report(client: redis.Redis, keys: Keys) -> str:
+    try:
+        total = client.zcard(keys.incidents)
+        newest = client.zrevrange(keys.incidents, 0, 0)
+    except redis.RedisError:
+        return "incidents: (redis not answering)"
+    text = f"incidents in Redis: {total}"
+    if newest:
+        raw = client.hget(keys.incident(newest[0].decode()), "json")
+        if raw:
+            import orjson
+
+            inc = orjson.loads(raw)
+            text += f"; latest: [{inc['severity']}] {inc['explanation'][:110]}"
+    return text
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(settings: Settings, args) -> int:
+    """Start everything, print the URL and progress, stop cleanly on Ctrl-C."""
+    port = args.port or settings.api.port
+    settings = dataclasses.replace(settings, api=dataclasses.replace(settings.api, port=port))
+    workdir = Path(settings.embedded.workdir)
+    stack = EmbeddedStack(settings)
+    children: list[Child] = []
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _say("starting the embedded broker and Redis on loopback ...")
+        stack.start()
+        settings = settings.with_overrides(
+            {"KENDALI_KAFKA_BOOTSTRAP": stack.bootstrap, "KENDALI_REDIS_URL": stack.redis_url}
+        )
+        env = server_env(settings)
+        init_recovery(settings, fresh=True)  # the embedded broker starts empty, so must the flow
+        flow_log, api_log = workdir / "dataflow.log", workdir / "api.log"
+        children.append(Child("dataflow", flow_command(settings), env, flow_log).start())
+        children.append(Child("api", api_command(settings, port), env, api_log).start())
+        url = f"http://{settings.api.host}:{port}"
+        _say(f"Kendali demo: API {url}/api/incidents   wall {url}/wall   docs {url}/docs")
+        _say(f"logs in {workdir}/ ; Ctrl-C stops everything")
+        sim_thread = threading.Thread(
+            target=_run_simulator, args=(settings, args, stop), name="simulator", daemon=True
+        )
+        sim_thread.start()
+        client = redis.Redis.from_url(settings.redis.url, socket_timeout=2)
+        keys = Keys(settings.redis.prefix)
+        started = time.monotonic()
+        while not stop.is_set():
+            stop.wait(5.0)
+            for child in children:
+                if not child.alive():
+                    raise RuntimeError(f"{child.name} stopped unexpectedly:\n{child.tail()}")
+            _say(_report(client, keys))
+            if args.duration and time.monotonic() - started > args.duration:
+                break
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        print(f"kendali demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop.set()
+        _say("stopping ...")
+        for child in reversed(children):
+            child.stop()
+        stack.stop()
+        _say("stopped; no process left behind")
+    return 0

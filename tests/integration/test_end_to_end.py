@@ -1,0 +1,125 @@
+"""Simulator → broker → dataflow → Redis → HTTP and SSE, with real servers and processes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from geo.distance import haversine_m
+from kendali.city import load_city
+from kendali.processes import Child, api_command, flow_command, server_env
+from sources.publish import KafkaPublisher
+from sources.simulator import CitySimulator, load_scenario, run
+from tests.support import ROOT, free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+class SseListener(threading.Thread):
+    """Collects (id, incident) pairs from /api/stream until stopped."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url = url
+        self.events: list[tuple[str, dict]] = []
+        self.connected = threading.Event()
+        self.stopping = False
+
+    def run(self):
+        with httpx.stream("GET", self.url, timeout=None) as resp:
+            self.connected.set()
+            event_id = None
+            for line in resp.iter_lines():
+                if self.stopping:
+                    return
+                if line.startswith("id: "):
+                    event_id = line[4:]
+                elif line.startswith("data: ") and event_id:
+                    self.events.append((event_id, orjson.loads(line[6:])))
+
+
+@pytest.fixture
+def running(isolated_settings, tmp_path):
+    settings = isolated_settings
+    env = server_env(settings)
+    flow = Child(
+        "dataflow", flow_command(settings, recovery=False), env, tmp_path / "flow.log", cwd=ROOT
+    ).start()
+    port = free_port()
+    api = Child("api", api_command(settings, port), env, tmp_path / "api.log", cwd=ROOT).start()
+    base = f"http://127.0.0.1:{port}"
+
+    def api_up():
+        try:
+            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(api_up, 30, "the API to be ready", api)
+    yield settings, base, flow
+    api.stop()
+    flow.stop()
+
+
+def test_injected_incident_reaches_api_and_sse(running):
+    settings, base, flow = running
+    city = load_city(settings.city)
+    listener = SseListener(f"{base}/api/stream")
+    listener.start()
+    assert listener.connected.wait(10)
+
+    scenario_path = Path(settings.city) / "scenario.toml"
+    scenario = load_scenario(scenario_path) if scenario_path.exists() else None
+    now = datetime.now(UTC)
+    sim = CitySimulator(
+        city, scenario, seed=3, start=now - timedelta(hours=2), backfill=timedelta(hours=12)
+    )
+    publisher = KafkaPublisher(settings)
+    run(sim, publisher, speedup=1e6, until=now)
+    publisher.flush()
+    fires = [t for t in sim.truth if t.category == "fire" and t.start <= now]
+    assert fires, "the scenario must inject a fire within the simulated window"
+    truth = fires[0]
+
+    def fire_on_api():
+        resp = httpx.get(f"{base}/api/incidents", params={"category": "fire"}, timeout=5)
+        assert resp.status_code == 200, resp.text
+        return [
+            i
+            for i in resp.json()["items"]
+            if haversine_m(i["lon"], i["lat"], truth.lon, truth.lat) < 600
+        ]
+
+    found = wait_until(fire_on_api, 60, "the injected fire on the API", flow)
+    incident = found[0]
+    assert "damkar" in incident["agencies"]
+    one = httpx.get(f"{base}/api/incidents/{incident['id']}", timeout=5).json()
+    assert one["id"] == incident["id"]
+    assert httpx.get(f"{base}/api/incidents/NOPE", timeout=5).status_code == 404
+
+    wait_until(
+        lambda: any(e[1]["id"] == incident["id"] for e in listener.events),
+        10,
+        "the incident on the SSE stream",
+    )
+    ids = [e[0] for e in listener.events]
+    assert len(ids) == len(set(ids)), "no SSE event twice"
+
+    # resume: a client that saw the first event gets everything after it, and nothing before
+    first_id = ids[0]
+    with httpx.stream(
+        "GET", f"{base}/api/stream", headers={"Last-Event-ID": first_id}, timeout=10
+    ) as resp:
+        resumed = []
+        for line in resp.iter_lines():
+            if line.startswith("id: "):
+                resumed.append(line[4:])
+                if len(resumed) == len(ids) - 1:
+                    break
+    assert resumed == ids[1:]
+    listener.stopping = True
