@@ -9,12 +9,14 @@ import time
 from datetime import datetime, timedelta
 
 import numpy as np
+import orjson
 import pytest
 
 from geo.distance import haversine_m
 from kendali.city import load_city
 from kendali.codec import Rejected, decode_complaint, decode_hydromet, decode_traffic, encode
 from kendali.settings import Settings
+from sources import sim_cli
 from sources.sim_scenario import ScenarioError, parse_scenario
 from sources.sim_traffic import day_shape
 from sources.simulator import CitySimulator, load_scenario, read_truth, run
@@ -317,3 +319,33 @@ def test_negative_minutes_put_a_labelled_incident_in_the_backfill(city, start):
     sent = {e.key for e in sim.events(start)}
     (fire,) = sim.truth
     assert fire.start < start and set(fire.reports) <= sent and len(fire.reports) == 12
+
+
+def test_offline_cli_writes_events_truth_and_summary(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [
+        "--out",
+        str(out),
+        "--events",
+        "--start",
+        "2026-11-27T15:00:00+08:00",
+        "--backfill-days",
+        "0.25",
+        "--live-hours",
+        "1",
+    ]
+    assert sim_cli.main(argv) == 0
+    lines = [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
+    summary = orjson.loads((out / "summary.json").read_bytes())
+    assert sum(summary["events"].values()) == len(lines)
+    for line in lines:
+        record = DECODERS[line["topic"]](orjson.dumps(line["value"]), now=None)
+        assert not isinstance(record, Rejected)
+    assert {t.kind for t in read_truth(out / "truth.jsonl")} >= {"fire", "crash", "flood"}
+    assert "events/s" in capsys.readouterr().out
+
+
+def test_offline_cli_errors_are_one_line(tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--start", "2026-11-27T15:00:00"]
+    assert sim_cli.main(argv) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
