@@ -39,7 +39,9 @@ from detectors.hydromet_signals import (
     cap_terms,
     eta_phrase,
     evidence_ref,
+    fault_signal,
     hhmm,
+    rain_signal,
 )
 from detectors.rain import RainTracker, daily_class, hourly_class
 from kendali.city import FloodArea, Gauge
@@ -48,11 +50,6 @@ from kendali.records import HydrometReading, Signal
 __all__ = ["HydrometBank", "HydrometParams"]
 
 _BASIS_ORDER = {"rain": 0, "upstream": 1, "trend": 2, "observed": 3}
-_FAULT_TEXT = {
-    "flat_line": "flat line (value unchanged)",
-    "jump": "impossible jump",
-    "silence": "silent (no readings)",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +177,8 @@ class HydrometBank:
         level = r.level_cm if state.level is not None else None
         event = state.faults.observe(t, level, r.interval_s)
         out = self._fault_event(r.station, event, r.ts) if event else []
+        if event and event.startswith("cleared:") and state.level is not None:
+            state.level.forget_trend()  # the values before a gap or a fault say nothing now
         if level is not None and not state.faults.stale:
             state.level.update(t, level, r.interval_s)
         if level is not None:
@@ -335,34 +334,15 @@ class HydrometBank:
         return [self._fault_signal(gid, fault, "clear" if cleared else "open", now)]
 
     def _fault_signal(self, gid: str, fault: str, st: str, now: datetime) -> Signal:
-        g, state = self.gauges[gid], self._state[gid]
-        began = state.faults.active.get(fault, state.faults.last_t or _t(now))
+        state = self._state[gid]
+        began = datetime.fromtimestamp(
+            state.faults.active.get(fault, state.faults.last_t or _t(now)), tz=self.tz
+        )
         if st == "open":
-            start = datetime.fromtimestamp(began, tz=self.tz)
-            state.fault_episodes[fault] = f"gauge:{gid}:{fault}:{_stamp(start)}"
+            state.fault_episodes[fault] = f"gauge:{gid}:{fault}:{_stamp(began)}"
         episode = state.fault_episodes.pop(fault, None) if st == "clear" else None
         episode = episode or state.fault_episodes.get(fault, f"gauge:{gid}:{fault}")
-        since = hhmm(datetime.fromtimestamp(began, tz=self.tz), self.tz)
-        text = f"{g.name} gauge {_FAULT_TEXT[fault]}"
-        text += f" since {since}: maintenance" if st == "open" else ": fault cleared"
-        return Signal(
-            source="hydromet",
-            kind="fault",
-            category="gauge_fault",
-            key=f"gauge:{gid}",
-            episode=episode,
-            state=st,
-            ts=now,
-            lat=g.lat,
-            lon=g.lon,
-            score=0.5,
-            severity="Minor",
-            explanation=text,
-            evidence=(evidence_ref(gid, state.last_ts),) if state.last_ts else (),
-            urgency="Future",
-            certainty="Observed",
-            details={"station": gid, "fault": fault},
-        )
+        return fault_signal(self.gauges[gid], fault, st, now, episode, began, state.last_ts)
 
     def _rain_warning(self, gid: str, now: datetime) -> list[Signal]:
         state = self._state[gid]
@@ -372,43 +352,15 @@ class HydrometBank:
         calm = hourly in ("none", "light", "moderate") and daily not in ("very heavy", "extreme")
         if warn and state.rain_episode is None:
             state.rain_episode = f"gauge:{gid}:rain:{_stamp(now)}"
-            return [self._rain_signal(gid, "open", now, acc)]
+            return [self._rain_signal(gid, "open", now)]
         if calm and state.rain_episode is not None:
-            signal = self._rain_signal(gid, "clear", now, acc)
+            signal = self._rain_signal(gid, "clear", now)
             state.rain_episode = None
             return [signal]
         return []
 
-    def _rain_signal(self, gid: str, st: str, now: datetime, acc: dict) -> Signal:
-        g, state = self.gauges[gid], self._state[gid]
-        hourly, daily = hourly_class(acc["1h"]), daily_class(acc["24h"])
-        month = now.astimezone(self.tz).month
-        text = (
-            f"{g.name}: {hourly} rain {acc['1h']:g} mm in 1 h, {acc['24h']:g} mm in 24 h "
-            f"({daily}), at {hhmm(now, self.tz)}"
-        )
-        return Signal(
-            source="hydromet",
-            kind="incident",
-            category="weather_warning",
-            key=f"gauge:{gid}",
-            episode=state.rain_episode,
-            state=st,
-            ts=now,
-            lat=g.lat,
-            lon=g.lon,
-            score=round(min(1.0, acc["24h"] / 150.0 + acc["1h"] / 40.0), 3),
-            severity="Extreme" if daily == "extreme" else "Severe",
-            explanation=text,
-            evidence=(evidence_ref(gid, now),),
-            urgency="Immediate",
-            certainty="Observed",
-            details={
-                "station": gid,
-                "rain_mm": acc,
-                "hourly_class": hourly,
-                "daily_class": daily,
-                "anomaly_z": state.rain.anomaly(month),
-                "feeds": list(g.feeds),
-            },
-        )
+    def _rain_signal(self, gid: str, st: str, now: datetime) -> Signal:
+        state = self._state[gid]
+        z = state.rain.anomaly(now.astimezone(self.tz).month)
+        acc = state.rain.accumulations()
+        return rain_signal(self.gauges[gid], st, now, acc, state.rain_episode, z, self.tz)

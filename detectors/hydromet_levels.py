@@ -71,7 +71,7 @@ class LevelTracker:
         self.level_cm = level_cm
         self._recent.append((t, level_cm))
         window = max(self.params.trend_window_min * 60.0, 2.0 * interval_s)
-        while len(self._recent) > 2 and self._recent[1][0] <= t - window:
+        while self._recent[0][0] < t - window:
             self._recent.pop(0)
         self.rank = self._hysteretic_rank(level_cm)
         return self.rank

@@ -20,18 +20,29 @@ from zoneinfo import ZoneInfo
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from detectors.rain import daily_class, hourly_class
+from kendali.city import Gauge
+from kendali.records import Signal
+
 __all__ = [
     "SEVERITY_OF_RANK",
     "area_ring",
     "cap_terms",
     "eta_phrase",
     "evidence_ref",
+    "fault_signal",
     "hhmm",
+    "rain_signal",
 ]
 
 #: CAP severity of an assessed rank (0 normal .. 3 Siaga 1); see the module docstring.
 SEVERITY_OF_RANK = ("Minor", "Moderate", "Severe", "Extreme")
 
+_FAULT_TEXT = {
+    "flat_line": "flat line (value unchanged)",
+    "jump": "impossible jump",
+    "silence": "silent (no readings)",
+}
 _TERMS = {
     "observed": ("Immediate", "Observed"),
     "trend": ("Expected", "Likely"),
@@ -95,3 +106,78 @@ def area_ring(geometry: BaseGeometry | None) -> tuple[tuple[float, float], ...] 
     if not isinstance(geometry, Polygon):
         return None
     return tuple((round(x, 6), round(y, 6)) for x, y in geometry.exterior.coords)
+
+
+def fault_signal(
+    g: Gauge,
+    fault: str,
+    state: str,
+    now: datetime,
+    episode: str,
+    began: datetime,
+    last_ts: datetime | None,
+) -> Signal:
+    """A maintenance ticket for a gauge fault (``flat_line``, ``jump`` or ``silence``)."""
+    text = f"{g.name} gauge {_FAULT_TEXT[fault]}"
+    text += f" since {hhmm(began, began.tzinfo)}: maintenance" if state == "open" else ""
+    text += ": fault cleared" if state == "clear" else ""
+    return Signal(
+        source="hydromet",
+        kind="fault",
+        category="gauge_fault",
+        key=f"gauge:{g.id}",
+        episode=episode,
+        state=state,
+        ts=now,
+        lat=g.lat,
+        lon=g.lon,
+        score=0.5,
+        severity="Minor",
+        explanation=text,
+        evidence=(evidence_ref(g.id, last_ts),) if last_ts else (),
+        urgency="Future",
+        certainty="Observed",
+        details={"station": g.id, "fault": fault, "since": began.isoformat()},
+    )
+
+
+def rain_signal(
+    g: Gauge,
+    state: str,
+    now: datetime,
+    acc: dict[str, float],
+    episode: str,
+    anomaly_z: float | None,
+    tz: ZoneInfo | timezone,
+) -> Signal:
+    """A ``weather_warning`` for BMKG very heavy (or extreme daily) rain at a rain gauge."""
+    hourly, daily = hourly_class(acc["1h"]), daily_class(acc["24h"])
+    text = (
+        f"{g.name}: {hourly} rain {acc['1h']:g} mm in 1 h, {acc['24h']:g} mm in 24 h "
+        f"({daily}), at {hhmm(now, tz)}"
+    )
+    return Signal(
+        source="hydromet",
+        kind="incident",
+        category="weather_warning",
+        key=f"gauge:{g.id}",
+        episode=episode,
+        state=state,
+        ts=now,
+        lat=g.lat,
+        lon=g.lon,
+        score=round(min(1.0, acc["24h"] / 150.0 + acc["1h"] / 40.0), 3),
+        severity="Extreme" if daily == "extreme" else "Severe",
+        explanation=text,
+        evidence=(evidence_ref(g.id, now),),
+        urgency="Immediate",
+        certainty="Observed",
+        details={
+            "station": g.id,
+            "rain_mm": acc,
+            "hourly_class": hourly,
+            "daily_class": daily,
+            "anomaly_z": anomaly_z,
+            "feeds": list(g.feeds),
+        },
+    )
