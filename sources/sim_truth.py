@@ -17,7 +17,7 @@ ISO 8601 with their offset; :func:`read_truth` reads it back.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -34,7 +34,8 @@ from sources.sim_traffic import Crash, TrafficModel
 
 __all__ = ["TruthBook", "TruthIncident", "read_truth", "write_truth"]
 
-_FLOOD_SPREAD_MIN = 40.0
+#: Citizens report a flood over a wider area and a longer time than a fire.
+_FLOOD_RADIUS_M, _FLOOD_SPREAD_MIN = 300.0, 40.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,8 @@ class TruthBook:
         self.city, self.scenario, self.start, self.origin = city, scenario, start, origin
         self.reports = reports
         self._static: list[TruthIncident] = []
-        self._crashes: dict[str, tuple[Crash, list[str]]] = {}
+        self._crashes: dict[str, Crash] = {}
+        self._detector_ids: list[str] = []
         self._flood_reports: dict[tuple[str, datetime], tuple[str, ...]] = {}
 
     def at(self, minutes: float) -> datetime:
@@ -105,11 +107,22 @@ class TruthBook:
         ]
         return max([self.start, *ends])
 
-    def _incident(self, kind, category, start, end, lon, lat, place, **extra) -> TruthIncident:
+    def _incident(
+        self,
+        id: str,
+        kind: str,
+        category: str,
+        start: datetime,
+        end: datetime | None,
+        lon: float,
+        lat: float,
+        place: str,
+        **extra,
+    ):
         zone = self.city.zone_of(lon, lat)
         agencies = self.city.agencies_for(category, zone)
         return TruthIncident(
-            f"{extra.pop('id')}",
+            id,
             kind,
             category,
             start,
@@ -122,26 +135,15 @@ class TruthBook:
             **extra,
         )
 
-    def _burst(self, key, category, start, lon, lat, place, spec: IncidentSpec | None, count):
+    def _reports(self, burst: Burst) -> list[Complaint]:
         """Reports of one incident; place-only ones name a place the city can locate."""
-        if self.city.place(place) is None:
-            place = self.reports.nearest_place(lon, lat)
-        burst = Burst(
-            key,
-            category,
-            start,
-            lon,
-            lat,
-            place,
-            count,
-            spec.radius_m if spec else 300.0,
-            spec.spread_min if spec else _FLOOD_SPREAD_MIN,
-            spec.category_share if spec else 0.4,
-        )
+        if self.city.place(burst.place) is None:
+            burst = replace(burst, place=self.reports.nearest_place(burst.lon, burst.lat))
         return [r for r in self.reports.burst(burst) if r.ts >= self.origin]
 
     def plan(self, traffic: TrafficModel, hydromet: HydrometModel) -> list[Complaint]:
         """Install crashes, storms and faults; returns the incident reports to schedule."""
+        self._detector_ids = [d.id for d in traffic.detectors]
         out: list[Complaint] = []
         for spec in self.scenario.incidents:
             out += self._plan_incident(spec, traffic)
@@ -151,13 +153,11 @@ class TruthBook:
                 unknown = sorted(set(s.gauges) - rain_ids)
                 raise ValueError(f"storm {s.id} names unknown rain gauge(s) {unknown}")
             factors = tuple(1.0 if g.id in s.gauges else 0.0 for g in hydromet.rain)
-            start = self.at(s.at_min)
-            end = start + timedelta(minutes=s.duration_min)
+            start, end = self.at(s.at_min), self.at(s.at_min + s.duration_min)
             hydromet.add_storm(Storm(s.id, start, end, s.peak_mm_per_h, factors, s.reports))
         for f in self.scenario.faults:
-            self._static.append(
-                self._fault(f.sensor, f.kind, self.at(f.at_min), self.at(f.at_min + f.duration_min))
-            )
+            start, end = self.at(f.at_min), self.at(f.at_min + f.duration_min)
+            self._static.append(self._fault(f.sensor, f.kind, start, end))
         return out
 
     def _plan_incident(self, spec: IncidentSpec, traffic: TrafficModel) -> list[Complaint]:
@@ -166,26 +166,29 @@ class TruthBook:
             det = self.city.detectors.get(spec.detector)
             if det is None:
                 raise ValueError(f"crash {spec.id} names unknown detector {spec.detector!r}")
-            crash = traffic.add_crash(spec, start)
-            self._crashes[spec.id] = (crash, [d.id for d in traffic.detectors])
+            self._crashes[spec.id] = traffic.add_crash(spec, start)
             lon, lat = self._past(det, 80.0)
-            place, detectors = f"{det.road}, {det.intersection_name} ({det.approach})", ()
+            place = f"{det.road}, {det.intersection_name} ({det.approach})"
         else:
             lon, lat = (spec.lon, spec.lat) if spec.lat is not None else self._place(spec.place)
-            place, detectors = spec.place or self.reports.nearest_place(lon, lat), ()
-        reports = self._burst(spec.id, spec.category, start, lon, lat, place, spec, spec.reports)
+            place = spec.place or self.reports.nearest_place(lon, lat)
+        burst = Burst(
+            spec.id,
+            spec.category,
+            start,
+            lon,
+            lat,
+            place,
+            spec.reports,
+            spec.radius_m,
+            spec.spread_min,
+            spec.category_share,
+        )
+        reports = self._reports(burst)
+        ids = tuple(r.id for r in reports)
         self._static.append(
             self._incident(
-                spec.kind,
-                spec.category,
-                start,
-                end,
-                lon,
-                lat,
-                place,
-                id=spec.id,
-                detectors=detectors,
-                reports=tuple(r.id for r in reports),
+                spec.id, spec.kind, spec.category, start, end, lon, lat, place, reports=ids
             )
         )
         return reports
@@ -211,15 +214,17 @@ class TruthBook:
         if where is None:
             raise ValueError(f"scenario fault names unknown sensor {sensor!r}")
         is_det = sensor in self.city.detectors
+        category = "detector_fault" if is_det else "gauge_fault"
+        fault_id = f"fault-{sensor}-{start:%Y%m%dT%H%M}"
         return self._incident(
+            fault_id,
             "fault",
-            "detector_fault" if is_det else "gauge_fault",
+            category,
             start,
             end,
             where.lon,
             where.lat,
             f"{sensor} ({kind})",
-            id=f"fault-{sensor}-{start:%Y%m%dT%H%M}",
             detectors=(sensor,) if is_det else (),
             gauges=() if is_det else (sensor,),
             note=f"{kind} sensor",
@@ -247,8 +252,18 @@ class TruthBook:
             if key in self._flood_reports or not self._wants_reports(ep):
                 continue
             lon, lat, place = self._flood_point(ep)
-            key_text, count = f"{ep.storm.id}-{ep.gauge}", ep.storm.reports
-            reports = self._burst(key_text, "flood", ep.siaga2_at, lon, lat, place, None, count)
+            burst = Burst(
+                f"{ep.storm.id}-{ep.gauge}",
+                "flood",
+                ep.siaga2_at,
+                lon,
+                lat,
+                place,
+                ep.storm.reports,
+                _FLOOD_RADIUS_M,
+                _FLOOD_SPREAD_MIN,
+            )
+            reports = self._reports(burst)
             self._flood_reports[key] = tuple(r.id for r in reports)
             out += reports
         return out
@@ -256,12 +271,12 @@ class TruthBook:
     def _flood(self, ep: FloodEpisode) -> TruthIncident:
         gauge = self.city.gauges[ep.gauge]
         lon, lat, place = self._flood_point(ep)
-        level = next(
-            n
-            for n, cm in ((1, gauge.siaga1_cm), (2, gauge.siaga2_cm), (3, 0.0))
-            if ep.peak_cm >= cm
-        )
+        levels = ((1, gauge.siaga1_cm), (2, gauge.siaga2_cm), (3, 0.0))
+        level = next(n for n, cm in levels if ep.peak_cm >= cm)
+        cause = f", {ep.storm.id}" if ep.storm else ""
+        flood_id = f"flood-{ep.gauge}-{ep.start:%Y%m%dT%H%M}"
         return self._incident(
+            flood_id,
             "flood",
             "flood",
             ep.start,
@@ -269,21 +284,19 @@ class TruthBook:
             lon,
             lat,
             place,
-            id=f"flood-{ep.gauge}-{ep.start:%Y%m%dT%H%M}",
             gauges=(ep.gauge,),
             reports=self._flood_reports.get((ep.gauge, ep.start), ()),
-            note=f"peak {ep.peak_cm:.0f} cm (Siaga {level})"
-            + (f", {ep.storm.id}" if ep.storm else ""),
+            note=f"peak {ep.peak_cm:.0f} cm (Siaga {level}){cause}",
         )
 
     def _with_queue(self, incident: TruthIncident) -> TruthIncident:
         """A crash lists the detectors its queue has reached so far, then the one past it."""
         if incident.id not in self._crashes:
             return incident
-        crash, ids = self._crashes[incident.id]
+        crash = self._crashes[incident.id]
         down = [] if crash.downstream is None else [crash.downstream]
-        detectors = tuple(ids[i] for i in [crash.chain[0][0], *crash.reached, *down])
-        return dataclasses.replace(incident, detectors=tuple(dict.fromkeys(detectors)))
+        detectors = (self._detector_ids[i] for i in [crash.chain[0][0], *crash.reached, *down])
+        return replace(incident, detectors=tuple(dict.fromkeys(detectors)))
 
     def incidents(self, episodes: list[FloodEpisode]) -> list[TruthIncident]:
         """Planned incidents plus every flood episode found so far, ordered by start."""
