@@ -27,6 +27,7 @@ from geo.distance import haversine_m, offset_deg
 from kendali.city import City
 from kendali.codec import parse_ts
 from kendali.records import Complaint
+from sources.sim_faults import FaultBook
 from sources.sim_hydromet import FloodEpisode, HydrometModel, Storm
 from sources.sim_reports import Burst, ReportMaker
 from sources.sim_scenario import IncidentSpec, Scenario
@@ -98,7 +99,17 @@ class TruthBook:
         self._flood_reports: dict[tuple[str, datetime], tuple[str, ...]] = {}
 
     def at(self, minutes: float) -> datetime:
+        """The moment ``minutes`` after the scenario's start (negative: in the backfill)."""
         return self.start + timedelta(minutes=minutes)
+
+    def faults(self) -> FaultBook:
+        """The scenario's sensor faults, for the models that produce the readings."""
+        return FaultBook(
+            [
+                (f.sensor, f.kind, self.at(f.at_min), self.at(f.at_min + f.duration_min))
+                for f in self.scenario.faults
+            ]
+        )
 
     def horizon(self) -> datetime:
         """Up to when the river model must run so that scripted floods are in the truth."""

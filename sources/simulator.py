@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from kendali.city import City
 from kendali.codec import encode
 from kendali.records import Complaint, HydrometReading, TrafficReading
-from sources.sim_faults import FaultBook
 from sources.sim_hydromet import HydrometModel
 from sources.sim_reports import ReportMaker
 from sources.sim_scenario import Scenario, load_scenario
@@ -82,29 +81,6 @@ class CitySimulator:
         streams = self.scenario.streams
         self.interval_s = interval_s or streams.traffic_interval_s
         self.hydromet_interval_s = hydromet_interval_s or streams.hydromet_interval_s
-        faults = FaultBook(
-            [
-                (f.sensor, f.kind, self.at(f.at_min), self.at(f.at_min + f.duration_min))
-                for f in self.scenario.faults
-            ]
-        )
-        self.traffic = TrafficModel(
-            list(city.detectors.values()),
-            city.tz,
-            seed,
-            self.interval_s,
-            streams.missing_rate,
-            faults,
-        )
-        self.hydromet = HydrometModel(
-            list(city.gauges.values()),
-            city.tz,
-            seed,
-            self.hydromet_interval_s,
-            streams.missing_rate,
-            streams.storms_per_day,
-            faults,
-        )
         self.reports = ReportMaker(
             city,
             seed,
@@ -113,6 +89,13 @@ class CitySimulator:
             english_share=streams.english_share,
         )
         self._book = TruthBook(city, self.scenario, start, self.origin, self.reports)
+        faults = self._book.faults()
+        detectors, gauges = list(city.detectors.values()), list(city.gauges.values())
+        missing = streams.missing_rate
+        self.traffic = TrafficModel(detectors, city.tz, seed, self.interval_s, missing, faults)
+        self.hydromet = HydrometModel(
+            gauges, city.tz, seed, self.hydromet_interval_s, missing, streams.storms_per_day, faults
+        )
         self._pending: list[tuple[datetime, str, Complaint]] = []
         self._schedule(self._book.plan(self.traffic, self.hydromet))
         self._cursor = self.origin - timedelta(microseconds=1)
@@ -122,7 +105,7 @@ class CitySimulator:
 
     def at(self, minutes: float) -> datetime:
         """The moment ``minutes`` after the scenario's start (negative: in the backfill)."""
-        return self.start + timedelta(minutes=minutes)
+        return self._book.at(minutes)
 
     @property
     def truth(self) -> list[TruthIncident]:
