@@ -349,3 +349,19 @@ def test_offline_cli_errors_are_one_line(tmp_path, capsys):
     argv = ["--out", str(tmp_path), "--start", "2026-11-27T15:00:00"]
     assert sim_cli.main(argv) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_a_silent_gauge_sends_nothing_and_is_in_the_truth(city, start):
+    scenario = parse_scenario(
+        {"fault": [{"sensor": "KLANDASAN", "kind": "silent", "at_min": 30, "duration_min": 60}]}
+    )
+    sim = CitySimulator(city, scenario, seed=1, start=start)
+    times = [e.record.ts for e in sim.events(start + timedelta(hours=3)) if e.key == "KLANDASAN"]
+    gap = [ts for ts in times if sim.at(30) <= ts < sim.at(90)]
+    assert not gap and len(times) > 10
+    (fault,) = sim.truth
+    assert (fault.category, fault.gauges, fault.expected_agencies) == (
+        "gauge_fault",
+        ("KLANDASAN",),
+        ("bpbd",),
+    )
