@@ -51,7 +51,7 @@ from kendali.records import Signal, TrafficReading
 __all__ = ["TrafficBank", "TrafficParams", "corridors", "time_bin"]
 
 OCC, SPEED, VOL = 0, 1, 2
-#: Direction in which each measure is bad: occupancy up, speed down, volume either way.
+#: Direction in which each measure is bad: occupancy up, speed down.
 _SIGN = np.array([1.0, -1.0, 0.0], np.float32)
 
 
@@ -62,12 +62,11 @@ class TrafficParams:
     z_open: float = 4.0
     persist: int = 2
     clear_after: int = 3
-    volume_weight: float = 0.5
     silence_s: int = 900
     relearn_after_s: int = 3 * 3600
     alpha: float = 0.1
     alpha_global: float = 0.02
-    min_count: int = 24
+    min_count: int = 12
     floors: tuple[float, float, float] = (2.0, 3.0, 40.0)
     stuck_after: int = 8
     zeros_after: int = 4
@@ -185,9 +184,11 @@ class TrafficBank:
         return out + self._incident(slot, r, x, loc[0])
 
     def _combine(self, z: np.ndarray) -> float:
-        signed = np.nan_to_num(z * _SIGN)
-        vol = abs(float(np.nan_to_num(z[VOL]))) * self.params.volume_weight
-        return float(max(signed[OCC], signed[SPEED], vol, 0.0))
+        """Badness of a reading: occupancy up or speed down; volume (either way) only for
+        count-only detectors, since less traffic at normal speed is just a quiet day."""
+        if np.isnan(z[OCC]) and np.isnan(z[SPEED]):
+            return float(abs(np.nan_to_num(z[VOL])))
+        return float(max(np.nan_to_num(z * _SIGN).max(), 0.0))
 
     def _fault_change(self, slot: int, before: int, code: int, ts: datetime) -> list[Signal]:
         if code == before:
