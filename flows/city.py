@@ -25,6 +25,7 @@ from detectors.reports import ReportBank, report_key
 from detectors.traffic import TrafficBank, corridors
 from flows.bank_logic import bank_builder
 from geo.locate import locate
+from kendali.actions import Action, decode_action
 from kendali.city import City, load_city
 from kendali.codec import Rejected
 from kendali.records import DeadLetter, Incident, Signal, TrafficReading
@@ -123,6 +124,11 @@ class _Router:
         return (signal.zone or "outside", signal)
 
 
+def _action_by_zone(item: Decoded) -> tuple[str, Action]:
+    """Operator actions go to the incident book of their incident's zone (as signals do)."""
+    return (item.record.zone or "outside", item.record)
+
+
 def _sensor_point(item: Decoded) -> SensorPoint | None:
     rec = item.record
     if item.stream == "traffic":
@@ -165,14 +171,19 @@ def build_flow(
         messages = op.input("in", flow, source)
     # messages: KafkaSourceMessage | KafkaError
     decoder = Decoder(
-        topics, settings.flow.limits, extra={topics.warnings: ("warnings", _cap_decoder)}
+        topics,
+        settings.flow.limits,
+        extra={
+            topics.warnings: ("warnings", _cap_decoder),
+            topics.actions: ("actions", decode_action),
+        },
     )
     decoded = op.flat_map_batch("decode", messages, decoder)
     # decoded: Decoded | DeadLetter
     valid = op.branch("valid", decoded, lambda x: isinstance(x, Decoded))
     by_stream = {
         name: op.filter(f"is_{name}", valid.trues, lambda x, n=name: x.stream == n)
-        for name in ("traffic", "hydromet", "complaints", "warnings")
+        for name in ("traffic", "hydromet", "complaints", "warnings", "actions")
     }
     op.output("series_out", op.filter_map("sensor", valid.trues, _sensor_point), sinks.series)
 
@@ -223,8 +234,12 @@ def build_flow(
         "incidents_out",
         op.stateful_batch(
             "incidents",
-            op.map("by_zone", signals, route.zone),
-            bank_builder(lambda _: IncidentBook(routing), TICK),
+            op.merge(
+                "zone_items",
+                op.map("by_zone", signals, route.zone),
+                op.map("actions_by_zone", by_stream["actions"], _action_by_zone),
+            ),
+            bank_builder(lambda _: IncidentBook.for_city(routing, city.folder), TICK),
         ),
     )
     # incidents: Incident, one per new version
