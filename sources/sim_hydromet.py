@@ -29,6 +29,7 @@ from sources.sim_faults import FaultBook
 __all__ = ["FloodEpisode", "HydrometModel", "Storm", "reservoir"]
 
 _R_REF_MM_H = 45.0
+_WARM_UP = timedelta(days=1)
 _K1_H, _K2_H = 0.35, 0.45
 #: Upstream share in a gauge's gain: a routed flood wave arrives attenuated and spread out.
 _UPSTREAM_WEIGHT = 0.6
@@ -109,6 +110,7 @@ class HydrometModel:
         self._open: dict[int, FloodEpisode] = {}
         self._ready: deque[_Step] = deque()
         self._next_k: int | None = None
+        self._emit_from: datetime | None = None
         self._noise = np.zeros(len(self.rivers))
         self._days: dict[int, list[Storm]] = {}
 
@@ -140,7 +142,9 @@ class HydrometModel:
                 hour = rng.normal(16.0, 2.5) if rng.random() < 0.7 else rng.uniform(0, 24)
                 start = midnight + timedelta(hours=float(np.clip(hour, 0, 23.5)))
                 length = timedelta(minutes=float(rng.uniform(30, 150)))
-                peak = float(min(rng.lognormal(math.log(9.0), 0.6), 38.0))
+                # convective bursts are short; long rains are light
+                cap = 38.0 * min(1.0, 45.0 / (length.total_seconds() / 60))
+                peak = float(min(rng.lognormal(math.log(9.0), 0.6), cap))
                 factors = tuple(rng.uniform(0.2, 1.0, len(self.rain)).round(2).tolist())
                 storms.append(Storm(f"bg-{day}-{n}", start, start + length, peak, factors))
             self._days[day] = storms
@@ -205,10 +209,15 @@ class HydrometModel:
         recent = [s for s in self.scripted if s.start <= ts <= s.end + timedelta(hours=6)]
         return recent[-1] if recent else None
 
-    def compute_to(self, until: datetime, first_k: int) -> None:
-        """Run the deterministic model up to ``until`` (from step ``first_k`` on the first call)."""
+    def compute_to(self, until: datetime, origin: datetime) -> None:
+        """Run the deterministic model up to ``until``; readings are emitted from ``origin`` on.
+
+        The first call starts the model a day before ``origin`` so that rivers are not dry and
+        still at the first reading (a storm may be under way when the stream begins).
+        """
         if self._next_k is None:
-            self._next_k = first_k
+            self._emit_from = origin
+            self._next_k = -(-int((origin - _WARM_UP).timestamp()) // self.interval_s)
         while self._next_k * self.interval_s <= until.timestamp():
             self._ready.append(self._advance(self._next_k))
             self._next_k += 1
@@ -217,7 +226,9 @@ class HydrometModel:
         """Readings of every computed step up to ``until``, with gauge noise and gaps added."""
         out: list[HydrometReading] = []
         while self._ready and self._ready[0].ts <= until:
-            out.extend(self._readings(self._ready.popleft()))
+            step = self._ready.popleft()
+            if step.ts >= self._emit_from:
+                out.extend(self._readings(step))
         return out
 
     def _readings(self, step: _Step) -> list[HydrometReading]:

@@ -312,4 +312,5 @@ class TruthBook:
     def incidents(self, episodes: list[FloodEpisode]) -> list[TruthIncident]:
         """Planned incidents plus every flood episode found so far, ordered by start."""
         planned = [self._with_queue(t) for t in self._static]
-        return sorted([*planned, *map(self._flood, episodes)], key=lambda t: (t.start, t.id))
+        seen = [ep for ep in episodes if ep.end is None or ep.end >= self.origin]
+        return sorted([*planned, *map(self._flood, seen)], key=lambda t: (t.start, t.id))

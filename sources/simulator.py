@@ -122,8 +122,7 @@ class CitySimulator:
                 heapq.heappush(self._pending, (report.ts, report.id, report))
 
     def _compute_hydromet(self, until: datetime) -> None:
-        first = -(-int(self.origin.timestamp()) // self.hydromet_interval_s)
-        self.hydromet.compute_to(until, first)
+        self.hydromet.compute_to(until, self.origin)
         self._schedule(self._book.flood_reports(self.hydromet.episodes))
 
     def events(self, until: datetime) -> Iterator[SimEvent]:
