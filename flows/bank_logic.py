@@ -3,8 +3,13 @@
 ``stateful_batch`` calls a logic once per key per batch, which is what lets a bank update its
 numpy state for a whole batch at once. Snapshots are ``pickle.dumps`` of the bank (immutable
 bytes, several times cheaper than the ``deepcopy`` of ``stateful_map``; see BYTEWAX.md §8).
-Time for silence checks and expiry is event time: the newest record seen plus the wall time
-elapsed since, so a replay at full speed and live operation behave alike.
+
+Values are ``(partition, record)`` pairs. Time for silence checks and expiry is an event-time
+watermark taken, as Flink does, as the *minimum* over the input partitions that feed the key
+of (newest event time seen on that partition + wall time since it arrived). Readings of one
+bank come through several Kafka partitions that a replay drains at different speeds; with the
+newest time overall instead, detectors on a lagging partition would look silent. A partition
+that stops delivering still lets the watermark advance with the wall clock.
 """
 
 from __future__ import annotations
@@ -16,7 +21,21 @@ from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
-__all__ = ["BankLogic", "bank_builder"]
+__all__ = ["BankLogic", "bank_builder", "watermark"]
+
+
+def watermark(clocks: dict[Any, tuple[datetime, datetime]], wall: datetime) -> datetime | None:
+    """Event-time now: min over partitions of (newest event + wall time since it arrived).
+
+    >>> from datetime import timezone
+    >>> t = datetime(2026, 1, 1, 8, tzinfo=timezone.utc)
+    >>> clocks = {0: (t, t), 1: (t - timedelta(hours=2), t)}
+    >>> watermark(clocks, t + timedelta(minutes=1)).hour
+    6
+    """
+    if not clocks:
+        return None
+    return min(event + (wall - seen) for event, seen in clocks.values())
 
 
 class BankLogic(StatefulBatchLogic):
@@ -31,33 +50,30 @@ class BankLogic(StatefulBatchLogic):
         make: Callable[[Any], Any],
         every: timedelta,
         bank: Any = None,
-        last_event: datetime | None = None,
+        newest: dict[Any, datetime] | None = None,
     ):
         self.make = make
         self.bank = bank
         self.every = every
-        self.last_event = last_event
-        self.last_wall = datetime.now(UTC)
-        self.next_tick = self.last_wall + every
+        restored = datetime.now(UTC)
+        self.clocks = {part: (ts, restored) for part, ts in (newest or {}).items()}
+        self.next_tick = restored + every
 
-    def _now(self) -> datetime | None:
-        if self.last_event is None:
-            return None
-        return self.last_event + (datetime.now(UTC) - self.last_wall)
-
-    def on_batch(self, values: list[Any]) -> tuple[Iterable[Any], bool]:
-        values = sorted(values, key=_event_time)
+    def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
+        wall = datetime.now(UTC)
+        for part, record in values:
+            seen = self.clocks.get(part)
+            if seen is None or record.ts > seen[0]:
+                self.clocks[part] = (record.ts, wall)
+        records = sorted((record for _, record in values), key=_event_time)
         if self.bank is None:
-            self.bank = self.make(values[0])
-        newest = _event_time(values[-1])
-        if self.last_event is None or newest > self.last_event:
-            self.last_event = newest
-            self.last_wall = datetime.now(UTC)
-        return self.bank.process(values), StatefulBatchLogic.RETAIN
+            self.bank = self.make(records[0])
+        return self.bank.process(records), StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
-        self.next_tick = datetime.now(UTC) + self.every
-        now = self._now()
+        wall = datetime.now(UTC)
+        self.next_tick = wall + self.every
+        now = watermark(self.clocks, wall)
         if now is None or self.bank is None:
             return [], StatefulBatchLogic.RETAIN
         return self.bank.tick(now), StatefulBatchLogic.RETAIN
@@ -66,7 +82,8 @@ class BankLogic(StatefulBatchLogic):
         return self.next_tick
 
     def snapshot(self) -> bytes:
-        return pickle.dumps((self.bank, self.last_event), protocol=pickle.HIGHEST_PROTOCOL)
+        newest = {part: event for part, (event, _seen) in self.clocks.items()}
+        return pickle.dumps((self.bank, newest), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _event_time(value: Any) -> datetime:
@@ -81,7 +98,7 @@ def bank_builder(
     def build(resume: bytes | None) -> BankLogic:
         if resume is None:
             return BankLogic(make, every)
-        bank, last_event = pickle.loads(resume)
-        return BankLogic(make, every, bank, last_event)
+        bank, newest = pickle.loads(resume)
+        return BankLogic(make, every, bank, newest)
 
     return build

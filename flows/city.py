@@ -17,7 +17,6 @@ from bytewax.connectors.kafka import operators as kop
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
-from sources.cap import CapError, cap_to_signals, parse_cap
 
 from detectors.hydromet import HydrometBank
 from detectors.incidents import IncidentBook
@@ -33,6 +32,7 @@ from kendali.settings import Settings, load_settings
 from kendali.store import incident_json
 from sinks.redis_incidents import RedisIncidentSink
 from sinks.redis_series import RedisSeriesSink, SensorPoint
+from sources.cap import CapError, cap_to_signals, parse_cap
 from sources.kafka_decode import Decoded, Decoder
 
 __all__ = ["FlowSinks", "build_flow"]
@@ -103,30 +103,30 @@ class _Router:
         reading = item.record
         if reading.detector_id not in self.city.detectors:
             return item.reject(f"unknown detector {reading.detector_id!r}")
-        return (self.shard_of[reading.detector_id], reading)
+        return (self.shard_of[reading.detector_id], (item.partition, reading))
 
     def hydromet(self, item: Decoded):
         reading = item.record
         if reading.station not in self.city.gauges:
             return item.reject(f"unknown station {reading.station!r}")
-        return ("hydromet", reading)
+        return ("hydromet", (item.partition, reading))
 
     def complaints(self, item: Decoded):
         located = locate(item.record, self.city)
         if isinstance(located, str):
             return item.reject(located)
         report = replace(item.record, lat=located.lat, lon=located.lon)
-        return (report_key(report), report)
+        return (report_key(report), (item.partition, report))
 
-    def zone(self, signal: Signal) -> tuple[str, Signal]:
+    def zone(self, signal: Signal) -> tuple[str, tuple[None, Signal]]:
         if signal.zone is None:
             signal = replace(signal, zone=self.city.zone_of(signal.lon, signal.lat))
-        return (signal.zone or "outside", signal)
+        return (signal.zone or "outside", (None, signal))
 
 
-def _action_by_zone(item: Decoded) -> tuple[str, Action]:
+def _action_by_zone(item: Decoded) -> tuple[str, tuple[None, Action]]:
     """Operator actions go to the incident book of their incident's zone (as signals do)."""
-    return (item.record.zone or "outside", item.record)
+    return (item.record.zone or "outside", (None, item.record))
 
 
 def _sensor_point(item: Decoded) -> SensorPoint | None:
@@ -199,7 +199,7 @@ def build_flow(
             ("complaints", route.complaints),
         )
     }
-    # keyed[*].trues: (key, record); keyed[*].falses: DeadLetter for unknown entities
+    # keyed[*].trues: (key, (partition, record)); keyed[*].falses: DeadLetter (unknown entity)
 
     tz = city.tz
     traffic_signals = op.stateful_batch(
