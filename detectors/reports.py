@@ -1,16 +1,19 @@
 """Citizen reports to incidents: a prospective space-time scan per category group, with dedup.
 
 For each group (flood, fire, traffic, ...) the bank keeps what is usual: where reports of that
-group fall (a decayed grid of past reports, smoothed over ``smoothing_m``, blended with a uniform
-prior over the city's area). When a report arrives it scans cylinders that end now and contain it
-(circles of a few radii around it and its recent neighbours x a few time windows) and asks, as
-Kulldorff's space-time permutation scan does (SaTScan, used by health departments on 311 and
-syndromic data), how many of the group's reports in that window the circle should hold given the
-city-wide count in the same window: that conditioning absorbs the time of week, holidays and
-city-wide surges without a calendar model. The count of the cylinder's other reports is tested
-against a Poisson law of that mean; an incident opens when the p-value is below the level that
-keeps false clusters to one per ``recurrence_days`` per group, by a union bound over all
-cylinders actually tested (the tests-per-day rate is learned online). ``min_count`` is a floor.
+group fall (decayed grids of past reports smoothed at a narrow and a wide bandwidth, blended with
+a uniform prior over the city's area; a report is learned only once it has left the scan
+windows, so a cluster never hides itself). When a report arrives, the bank scans cylinders that
+end now and contain it (circles of a few radii around it and its recent neighbours x a few time
+windows) and asks, as Kulldorff's space-time permutation scan does (SaTScan, run by health
+departments on 311 and syndromic data), how many of the group's reports in that window the
+circle should hold given the city-wide count in the same window: that conditioning absorbs the
+time of week, holidays and city-wide surges without a calendar model. The count of the
+cylinder's other reports is tested against a Poisson law of that mean; an incident opens when
+the p-value is below the level that keeps false clusters to one per ``recurrence_days`` per
+group, by a union bound over all cylinders actually tested (the tests-per-day rate is learned
+online). Counts are of distinct reporters (pseudonyms; a report without one counts alone).
+``min_count`` is a floor.
 
 Later reports near an open cluster (``attach_radius_m``, within ``quiet_min`` of its last report)
 attach to it as evidence instead of opening new incidents; a cluster quiet for ``quiet_min``
@@ -61,8 +64,7 @@ class ReportParams:
     windows_min: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0)
     min_count: int = 3
     recurrence_days: float = 30.0
-    grid_m: float = 250.0
-    smoothing_m: float = 1000.0
+    smoothing_m: tuple[float, ...] = (400.0, 1500.0)
     prior_reports: float = 20.0
     half_life_days: float = 28.0
     prior_tests_per_day: float = 5000.0
@@ -95,6 +97,7 @@ class _Report:
     y: float
     category: str
     loc: Located
+    who: str
 
 
 @dataclass(slots=True)
@@ -134,13 +137,18 @@ class _Plane:
 
 
 class _Baseline:
-    """Where a group's reports usually fall: forward-decayed counts on a grid, plus a prior."""
+    """Where a group's reports usually fall: forward-decayed counts on grids, plus a prior.
+
+    Each smoothing bandwidth has its own grid (cells a third of it); the share of a circle is
+    the largest of the bandwidths' estimates, so a narrow hot spot is not diluted by a wide
+    average (which would make its everyday reports look like a cluster).
+    """
 
     def __init__(self, params: ReportParams, area_m2: float):
         self.p = params
         self.area_m2 = area_m2
         self.tau_s = params.half_life_days * 86400 / math.log(2)
-        self.cells: dict[tuple[int, int], float] = {}
+        self.grids: list[dict[tuple[int, int], float]] = [{} for _ in params.smoothing_m]
         self.total = 0.0
         self.t_ref: datetime | None = None
 
@@ -150,31 +158,41 @@ class _Baseline:
         age = (ts - self.t_ref).total_seconds() / self.tau_s
         if age > 30:  # renormalise before exp() overflows
             scale = math.exp(-age)
-            self.cells = {k: v * scale for k, v in self.cells.items() if v * scale > 1e-9}
+            self.grids = [
+                {k: v * scale for k, v in g.items() if v * scale > 1e-9} for g in self.grids
+            ]
             self.total *= scale
             self.t_ref, age = ts, 0.0
         return math.exp(age)
 
     def learn(self, x: float, y: float, ts: datetime) -> None:
         w = self._weight(ts)
-        key = (math.floor(x / self.p.grid_m), math.floor(y / self.p.grid_m))
-        self.cells[key] = self.cells.get(key, 0.0) + w
+        for grid, b in zip(self.grids, self.p.smoothing_m, strict=True):
+            key = (math.floor(3 * x / b), math.floor(3 * y / b))
+            grid[key] = grid.get(key, 0.0) + w
         self.total += w
 
     def share(self, x: float, y: float, radius_m: float, ts: datetime) -> float:
         """Expected share of the group's reports that fall within ``radius_m`` of (x, y)."""
-        g, b = self.p.grid_m, self.p.smoothing_m
-        cx, cy, n = math.floor(x / g), math.floor(y / g), math.ceil(b / g)
         near = 0.0
-        for i in range(cx - n, cx + n + 1):
-            for j in range(cy - n, cy + n + 1):
-                w = self.cells.get((i, j))
-                if w and math.hypot((i + 0.5) * g - x, (j + 0.5) * g - y) <= b:
-                    near += w
+        for grid, b in zip(self.grids, self.p.smoothing_m, strict=True):
+            g = b / 3
+            cx, cy = math.floor(x / g), math.floor(y / g)
+            count = sum(
+                grid.get((i, j), 0.0)
+                for i in range(cx - 3, cx + 4)
+                for j in range(cy - 3, cy + 4)
+                if math.hypot((i + 0.5) * g - x, (j + 0.5) * g - y) <= b
+            )
+            near = max(near, count * (radius_m / b) ** 2)
         prior = self.p.prior_reports * self._weight(ts)
-        circle = math.pi * radius_m**2
-        local = near * (radius_m / b) ** 2 + prior * circle / self.area_m2
+        local = near + prior * math.pi * radius_m**2 / self.area_m2
         return min(1.0, local / (self.total + prior))
+
+
+def _reporters(reports: list[_Report]) -> int:
+    """Distinct reporters: one person calling five times is one witness, not five."""
+    return len({r.who for r in reports})
 
 
 def _p_at_least(n: int, mu: float) -> float:
@@ -193,6 +211,7 @@ class _Group:
         self.baseline = _Baseline(params, area_m2)
         self.recent: deque[datetime] = deque()
         self.pending: list[_Report] = []
+        self.unlearned: deque[_Report] = deque()
         self.clusters: list[_Cluster] = []
         self.first_ts: datetime | None = None
         self.tests = 0
@@ -210,6 +229,9 @@ class _Group:
         horizon = now - timedelta(minutes=max(self.p.windows_min))
         while self.recent and self.recent[0] < horizon:
             self.recent.popleft()
+        while self.unlearned and self.unlearned[0].ts < horizon:
+            old = self.unlearned.popleft()
+            self.baseline.learn(old.x, old.y, old.ts)
         self.pending = [r for r in self.pending if r.ts >= horizon]
 
     def city_count(self, since: datetime) -> int:
@@ -233,10 +255,11 @@ class _Group:
                     self.tests += 1
                     since = rep.ts - timedelta(minutes=w)
                     members = [pool[i] for i in np.flatnonzero(d <= r) if pool[i].ts >= since]
-                    if len(members) < self.p.min_count:
+                    n = _reporters(members)
+                    if n < self.p.min_count:
                         continue
                     mu = max(counts[w] - 1, 0) * share
-                    p = _p_at_least(len(members) - 1, mu)
+                    p = _p_at_least(n - 1, mu)
                     if best is None or p < best[0]:
                         best = (p, members, mu, counts[w])
         return best
@@ -247,9 +270,10 @@ class _Group:
         radius = max([math.hypot(r.x - cx, r.y - cy) for r in cl.reports] + [min(self.p.radii_m)])
         share = self.baseline.share(cx, cy, radius, now)
         cl.expected = max(cl.city_count - 1, 0) * share
-        cl.p_value = _p_at_least(len(cl.reports) - 1, cl.expected)
-        if cl.p_value < self.threshold(now) and len(cl.reports) >= self.p.min_count:
-            observed = len(cl.reports) >= self.p.observed_count
+        n = _reporters(cl.reports)
+        cl.p_value = _p_at_least(n - 1, cl.expected)
+        if cl.p_value < self.threshold(now) and n >= self.p.min_count:
+            observed = n >= self.p.observed_count
             cl.certainty = "Observed" if observed else "Likely"
 
 
@@ -304,7 +328,9 @@ class ReportBank:
         group = self.groups.get(name) or self.groups.setdefault(
             name, _Group(name, self.params, self.area_m2)
         )
-        rep = _Report(complaint.id, complaint.ts, *self.plane.xy(loc.lon, loc.lat), category, loc)
+        x, y = self.plane.xy(loc.lon, loc.lat)
+        who = complaint.reporter or complaint.id
+        rep = _Report(complaint.id, complaint.ts, x, y, category, loc, who)
         out = self._expire(group, rep.ts)
         group.first_ts = group.first_ts or rep.ts
         group.forget(rep.ts)
@@ -312,7 +338,7 @@ class ReportBank:
         for cl in group.clusters:
             cl.city_count += 1
         out.extend(self._place(group, rep))
-        group.baseline.learn(rep.x, rep.y, rep.ts)
+        group.unlearned.append(rep)
         return out
 
     def _place(self, group: _Group, rep: _Report) -> list[Signal]:
@@ -368,6 +394,7 @@ class ReportBank:
         score = min(1.0, 0.7 * math.log(max(cl.p_value, 1e-300)) / math.log(threshold))
         details = {
             "count": len(cl.reports),
+            "reporters": _reporters(cl.reports),
             "radius_m": round(radius),
             "duration_min": round((cl.last_ts - cl.reports[0].ts).total_seconds() / 60, 1),
             "expected": cl.expected,

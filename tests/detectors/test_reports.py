@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from datetime import datetime, timedelta, timezone
 
@@ -148,3 +149,21 @@ def test_stricter_recurrence_needs_more_evidence(city):
     reports = burst("w", 4, text="banjir", radius_m=200, minutes=100)
     assert any(s.state == "open" for s in lax.process(reports))
     assert strict.process(reports) == []
+
+
+def test_one_caller_repeating_is_one_witness(city):
+    same = [
+        Complaint(
+            f"s{i}",
+            "112",
+            T0 + timedelta(minutes=i),
+            "banjir",
+            lat=CENTRE[1],
+            lon=CENTRE[0],
+            reporter="rp_same",
+        )
+        for i in range(6)
+    ]
+    assert ReportBank(city).process(same) == []
+    many = [dataclasses.replace(c, reporter=f"rp_{i}") for i, c in enumerate(same)]
+    assert ReportBank(city).process(many)[0].details["reporters"] == 3
