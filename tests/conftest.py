@@ -11,18 +11,28 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import hypothesis
 import pytest
 
 from kendali.settings import Settings
 from kendali.stack import EmbeddedStack, create_topics
 from tests.support import free_port
 
+# Shared CI machines are noisy: no per-example deadline, no "generation too slow" failures.
+hypothesis.settings.register_profile(
+    "kendali",
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+    max_examples=100,
+)
+hypothesis.settings.load_profile("kendali")
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> EmbeddedStack:
     """The embedded broker and Redis, started once per session."""
     base = Settings()
-    settings = dataclasses.replace(
+    stack_settings = dataclasses.replace(
         base,
         embedded=dataclasses.replace(
             base.embedded,
@@ -31,7 +41,7 @@ def stack(tmp_path_factory) -> EmbeddedStack:
             workdir=str(tmp_path_factory.mktemp("stack")),
         ),
     )
-    stack = EmbeddedStack(settings)
+    stack = EmbeddedStack(stack_settings)
     stack.start_redis()
     stack.start_broker()
     yield stack
