@@ -1,0 +1,174 @@
+// The city map in plain SVG: zones, flood areas, detectors, gauges and incidents.
+//
+// Longitude and latitude are projected linearly around the city centre (x scaled by cos(lat)),
+// which is exact enough over a city. An optional raster tile server (settings api.tile_url) is
+// laid underneath as Web Mercator tiles placed by the same projection.
+
+const NS = "http://www.w3.org/2000/svg";
+const WIDTH = 1000;
+
+export const CATEGORY_ICON = {
+  fire: "fire", flood: "flood", weather_warning: "cloud", traffic_accident: "car",
+  traffic_incident: "car", congestion: "queue", fallen_tree: "tree", landslide: "slide",
+  crime: "shield", public_order: "shield", health_emergency: "health", family_help: "people",
+  infrastructure: "wrench", detector_fault: "wrench", gauge_fault: "wrench",
+};
+
+export function iconOf(category) {
+  return `#i-${CATEGORY_ICON[category] || "alert"}`;
+}
+
+/** An SVG element with attributes (and optional children). */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) el.setAttribute(k, v);
+  for (const child of children) el.append(child);
+  return el;
+}
+
+export class CityMap {
+  constructor(root, city, onSelect) {
+    this.root = root;
+    this.city = city;
+    this.onSelect = onSelect;
+    const [west, south, east, north] = city.bbox;
+    this.lon0 = city.center[0];
+    this.lat0 = city.center[1];
+    this.kx = Math.cos((this.lat0 * Math.PI) / 180);
+    this.scale = WIDTH / ((east - west) * this.kx);
+    this.x0 = this.x(west);
+    this.y0 = this.y(north);
+    const height = (north - south) * this.scale;
+    root.setAttribute("viewBox", `0 0 ${WIDTH} ${height.toFixed(1)}`);
+    this.markers = new Map();
+    this.layers = {};
+    for (const name of ["tiles", "zones", "areas", "sensors", "incidentAreas", "incidents", "labels"]) {
+      this.layers[name] = root.appendChild(svg("g", { class: `layer-${name}` }));
+    }
+    this.drawCity();
+  }
+
+  x(lon) {
+    return (lon - this.lon0) * this.kx * this.scale - (this.x0 || 0);
+  }
+
+  y(lat) {
+    return -(lat - this.lat0) * this.scale - (this.y0 || 0);
+  }
+
+  path(rings) {
+    return rings
+      .map((ring) => `M${ring.map(([lon, lat]) => `${this.x(lon).toFixed(1)},${this.y(lat).toFixed(1)}`).join("L")}Z`)
+      .join("");
+  }
+
+  polygons(geometry) {
+    if (geometry.type === "Polygon") return [geometry.coordinates];
+    if (geometry.type === "MultiPolygon") return geometry.coordinates;
+    return [];
+  }
+
+  drawCity() {
+    const c = this.city;
+    if (c.tile_url) this.drawTiles(c.tile_url);
+    for (const zone of c.zones.features) {
+      for (const poly of this.polygons(zone.geometry)) {
+        this.layers.zones.append(svg("path", { class: "zone", d: this.path(poly) }));
+      }
+      const [lon, lat] = this.labelPoint(zone.geometry);
+      const label = svg("text", { class: "zone-label", x: this.x(lon), y: this.y(lat) });
+      label.textContent = zone.properties.name;
+      this.layers.labels.append(label);
+    }
+    for (const area of c.flood_areas.features) {
+      for (const poly of this.polygons(area.geometry)) {
+        const el = svg("path", { class: "flood-area", d: this.path(poly) });
+        el.append(svg("title", {}, area.properties.name));
+        this.layers.areas.append(el);
+      }
+    }
+    for (const det of c.detectors.features) this.drawSensor(det, "detector", `atcs:${det.properties.id}`);
+    for (const gauge of c.gauges.features) this.drawSensor(gauge, `gauge ${gauge.properties.kind}`, `gauge:${gauge.properties.id}`);
+  }
+
+  drawSensor(feature, kind, sensor) {
+    const [lon, lat] = feature.geometry.coordinates;
+    const x = this.x(lon);
+    const y = this.y(lat);
+    const el = kind === "detector"
+      ? svg("rect", { class: "detector", x: x - 3, y: y - 3, width: 6, height: 6, "data-sensor": sensor })
+      : svg("path", { class: kind, d: `M${x},${y - 8}L${x + 7},${y + 5}L${x - 7},${y + 5}Z`, "data-sensor": sensor });
+    el.append(svg("title", {}, `${feature.properties.name} (${feature.properties.id})`));
+    this.layers.sensors.append(el);
+  }
+
+  labelPoint(geometry) {
+    const ring = this.polygons(geometry)[0]?.[0] || [[this.lon0, this.lat0]];
+    const pts = ring.slice(0, -1).length ? ring.slice(0, -1) : ring;
+    const sum = pts.reduce((a, [lon, lat]) => [a[0] + lon, a[1] + lat], [0, 0]);
+    return [sum[0] / pts.length, sum[1] / pts.length];
+  }
+
+  drawTiles(template) {
+    const [west, south, east, north] = this.city.bbox;
+    const zoom = Math.max(0, Math.min(18, Math.round(Math.log2((360 / (east - west)) * 4))));
+    const n = 2 ** zoom;
+    const tx = (lon) => ((lon + 180) / 360) * n;
+    const ty = (lat) => {
+      const r = (lat * Math.PI) / 180;
+      return ((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n;
+    };
+    const lonOf = (x) => (x / n) * 360 - 180;
+    const latOf = (y) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / n))) * 180) / Math.PI;
+    for (let x = Math.floor(tx(west)); x <= Math.floor(tx(east)); x++) {
+      for (let y = Math.floor(ty(north)); y <= Math.floor(ty(south)); y++) {
+        const href = template.replace("{z}", zoom).replace("{x}", x).replace("{y}", y);
+        const left = this.x(lonOf(x));
+        const top = this.y(latOf(y));
+        this.layers.tiles.append(svg("image", {
+          href, x: left, y: top, width: this.x(lonOf(x + 1)) - left, height: this.y(latOf(y + 1)) - top,
+          preserveAspectRatio: "none", class: "tile",
+        }));
+      }
+    }
+  }
+
+  /** Add or redraw an incident's marker (and its area polygon, if it has one). */
+  upsert(inc, { fresh = false, flashMs = 30000 } = {}) {
+    this.remove(inc.id);
+    const sev = `sev-${inc.severity}`;
+    const closed = ["resolved", "closed", "merged", "false_alarm"].includes(inc.status);
+    const cls = `incident ${sev}${fresh ? " flash" : ""}${closed ? " closed" : ""}${inc.kind === "fault" ? " fault" : ""}`;
+    const parts = [];
+    if (inc.area && inc.area.length > 2) {
+      const area = svg("path", { class: `incident-area ${sev}`, d: this.path([inc.area]), "data-id": inc.id });
+      this.layers.incidentAreas.append(area);
+      parts.push(area);
+    }
+    const x = this.x(inc.lon);
+    const y = this.y(inc.lat);
+    const g = svg("g", { class: cls, transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`, "data-id": inc.id, tabindex: "-1" });
+    g.append(svg("circle", { class: "halo", r: 22 }), svg("circle", { class: "dot", r: 15 }));
+    g.append(svg("use", { href: iconOf(inc.category), x: -10, y: -10, width: 20, height: 20, class: "glyph" }));
+    g.append(svg("title", {}, inc.explanation));
+    g.addEventListener("click", () => this.onSelect(inc.id));
+    this.layers.incidents.append(g);
+    parts.push(g);
+    this.markers.set(inc.id, parts);
+    if (fresh) setTimeout(() => g.classList.remove("flash"), flashMs);
+  }
+
+  remove(id) {
+    for (const el of this.markers.get(id) || []) el.remove();
+    this.markers.delete(id);
+  }
+
+  /** Mark the selected incident and the sensors behind its evidence. */
+  select(id, sensors = []) {
+    for (const el of this.root.querySelectorAll(".selected")) el.classList.remove("selected");
+    for (const el of this.markers.get(id) || []) el.classList.add("selected");
+    for (const sensor of sensors) {
+      for (const el of this.root.querySelectorAll(`[data-sensor="${CSS.escape(sensor)}"]`)) el.classList.add("selected");
+    }
+  }
+}

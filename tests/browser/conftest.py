@@ -1,0 +1,171 @@
+"""Browser test setup: installs what it needs, then drives Debian's Chromium with playwright-core.
+
+On a fresh machine the session installs Debian's ``chromium`` (and Node.js, if missing) with
+apt-get when running as root, and the pinned ``playwright-core`` from ``package-lock.json`` into
+``.kendali/browser-node`` (gitignored) with ``npm ci``. No browser is downloaded: playwright-core
+only drives ``/usr/bin/chromium``. Tests are skipped, with the reason, only when that is impossible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kendali.processes import Child, api_command, server_env
+from tests.support import ROOT, free_port, wait_until
+
+HERE = Path(__file__).resolve().parent
+CACHE = ROOT / ".kendali" / "browser-node"
+
+
+def _run(argv: list[str], what: str, **kwargs) -> None:
+    env = {
+        **os.environ,
+        "DEBIAN_FRONTEND": "noninteractive",
+        "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
+    }
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, **kwargs)
+    if done.returncode:
+        pytest.skip(f"cannot install {what}: {' '.join(argv)} failed: {done.stderr[-800:]}")
+
+
+def _apt_install(binary: str, package: str) -> str:
+    found = shutil.which(binary)
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(f"{binary} is missing and we are not root with apt-get to install {package}")
+    _run(["apt-get", "update", "-q"], "the Debian package lists")
+    _run(["apt-get", "install", "-y", "-q", package], package)
+    return shutil.which(binary) or pytest.skip(f"{package} installed but {binary} not found")
+
+
+def _playwright_modules(npm: str) -> Path:
+    """``npm ci`` of tests/browser/package-lock.json into the cache, unless already there."""
+    lock = HERE / "package-lock.json"
+    stamp = CACHE / "installed-lock.json"
+    if stamp.exists() and stamp.read_bytes() == lock.read_bytes():
+        return CACHE / "node_modules"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(HERE / name, CACHE / name)
+    _run([npm, "ci", "--no-audit", "--no-fund"], "playwright-core (npm ci)", cwd=CACHE)
+    shutil.copyfile(lock, stamp)
+    return CACHE / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def browser_tools() -> tuple[str, str, Path]:
+    """(chromium, node, node_modules with playwright-core), installing them if needed."""
+    chromium = _apt_install("chromium", "chromium")
+    node = _apt_install("node", "nodejs")
+    npm = _apt_install("npm", "npm")
+    return chromium, node, _playwright_modules(npm)
+
+
+class BrowserError(AssertionError):
+    """A driver command failed in the browser."""
+
+
+@dataclass
+class Browser:
+    """One headless Chromium page behind ``driver.cjs``; every method is one driver command."""
+
+    proc: subprocess.Popen
+
+    def call(self, cmd: str, **args):
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise BrowserError(f"the browser driver exited: {self.proc.stderr.read()[-1500:]}")
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise BrowserError(reply["error"])
+        return reply.get("result")
+
+    def wait(self, expr: str, timeout: float, what: str):
+        try:
+            return self.call("wait", expr=expr, timeout=int(timeout * 1000))
+        except BrowserError as exc:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}: {exc}") from None
+
+    def evaluate(self, expr: str):
+        return self.call("evaluate", expr=expr)
+
+
+@pytest.fixture
+def browser(browser_tools):
+    """A fresh Chromium at 1920×1080, closed after the test."""
+    chromium, node, modules = browser_tools
+    proc = subprocess.Popen(
+        [node, str(HERE / "driver.cjs"), chromium],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KENDALI_NODE_MODULES": str(modules)},
+    )
+    page = Browser(proc)
+    try:
+        page.call("launch", width=1920, height=1080)
+        yield page
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def artefacts() -> Path:
+    """Where screenshots go: ``$KENDALI_ARTEFACTS`` or ``.kendali/artefacts``."""
+    path = Path(os.environ.get("KENDALI_ARTEFACTS") or ROOT / ".kendali" / "artefacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Api:
+    """The API as a child process on a fixed port, so that it can be restarted mid-test."""
+
+    settings: object
+    log: Path
+    port: int = field(default_factory=free_port)
+    child: Child | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start(self) -> Api:
+        argv = api_command(self.settings, self.port)
+        self.child = Child("api", argv, server_env(self.settings), self.log, cwd=ROOT).start()
+        wait_until(self.ready, 30, "the API to be ready", self.child)
+        return self
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop()
+
+
+@pytest.fixture
+def api(isolated_settings, tmp_path):
+    """The API on a free port against the session's Redis, under the test's own prefix."""
+    server = Api(isolated_settings, tmp_path / "api.log").start()
+    yield server
+    server.stop()
