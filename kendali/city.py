@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -225,6 +226,16 @@ def _places(path: Path) -> dict[str, tuple[float, float]]:
 def load_city(folder: str | Path) -> City:
     """Load a city folder; every problem is a :class:`CityError` naming the file."""
     folder = Path(folder)
+    try:
+        return _load_city(folder)
+    except CityError:
+        raise
+    except (OSError, ValueError, LookupError, TypeError, AttributeError, ShapelyError) as exc:
+        # Malformed files (bad UTF-8, TOML, JSON, missing columns) must not escape as bare errors.
+        raise CityError(f"city {folder}: malformed file ({type(exc).__name__}: {exc})") from None
+
+
+def _load_city(folder: Path) -> City:
     try:
         conf = tomllib.loads((folder / "city.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

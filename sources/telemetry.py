@@ -168,7 +168,11 @@ def parse_telemetry(data: bytes, fmt: str, tz: ZoneInfo | timezone) -> Telemetry
         return _long((i if isinstance(i, dict) else {} for i in items), tz, first_line=1)
     if fmt != "csv":
         raise TelemetryError(f"unknown telemetry format {fmt!r}: expected csv or json")
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TelemetryError(f"CSV telemetry is not UTF-8: {exc}") from None
+    reader = csv.DictReader(io.StringIO(text))
     header = [h for h in (reader.fieldnames or []) if h is not None]
     rows = list(reader)
     if "station" in (h.strip().lower() for h in header):
