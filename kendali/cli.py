@@ -12,6 +12,7 @@ import sys
 import time
 
 from kendali.settings import Settings, SettingsError, load_settings
+from kendali.tokens import add_cli as add_token_cli
 
 __all__ = ["main"]
 
@@ -167,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=BENCHMARKS)
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the benchmark's own arguments")
     p.set_defaults(func=cmd_bench)
+
+    add_token_cli(sub, _settings)
     return parser
 
 

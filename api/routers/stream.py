@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from api.auth import authenticate
 from api.broadcast import Broadcaster, Entry, SlowClient, parse_id
 from api.deps import State
+from api.schemas import Problem
 
 router = APIRouter(prefix="/api", tags=["stream"])
 
@@ -69,7 +71,8 @@ async def _events(
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, 401: {"model": Problem}},
+    dependencies=[Depends(authenticate)],
 )
 async def stream(
     request: Request,
@@ -86,7 +89,8 @@ async def stream(
     """Incident versions as they are written: ``id`` is the alert-stream id, ``data`` the JSON.
 
     Resume after a disconnect with the ``Last-Event-ID`` header (browsers send it by themselves)
-    or ``?since=``; without either, the stream starts with the next new alert.
+    or ``?since=``; without either, the stream starts with the next new alert. Needs a token
+    (``Authorization: Bearer`` or, for ``EventSource``, ``?access_token=``).
     """
     after = last_event_id or since
     if after:

@@ -9,10 +9,13 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+import redis
 
 from geo.distance import haversine_m
 from kendali.city import load_city
 from kendali.processes import Child, api_command, flow_command, server_env
+from kendali.store import Keys
+from kendali.tokens import create_token
 from sources.publish import KafkaPublisher
 from sources.simulator import CitySimulator, load_scenario, run
 from tests.support import ROOT, free_port, wait_until
@@ -69,7 +72,9 @@ def running(isolated_settings, tmp_path):
 def test_injected_incident_reaches_api_and_sse(running):
     settings, base, flow = running
     city = load_city(settings.city)
-    listener = SseListener(f"{base}/api/stream")
+    with redis.Redis.from_url(settings.redis.url) as r:
+        token, _ = create_token(r, Keys(settings.redis.prefix), "viewer", name="e2e-wall")
+    listener = SseListener(f"{base}/api/stream?access_token={token}")
     listener.start()
     assert listener.connected.wait(10)
 
@@ -112,9 +117,8 @@ def test_injected_incident_reaches_api_and_sse(running):
 
     # resume: a client that saw the first event gets everything after it, and nothing before
     first_id = ids[0]
-    with httpx.stream(
-        "GET", f"{base}/api/stream", headers={"Last-Event-ID": first_id}, timeout=10
-    ) as resp:
+    headers = {"Last-Event-ID": first_id, "Authorization": f"Bearer {token}"}
+    with httpx.stream("GET", f"{base}/api/stream", headers=headers, timeout=10) as resp:
         resumed = []
         for line in resp.iter_lines():
             if line.startswith("id: "):
