@@ -16,7 +16,7 @@ from prometheus_client import make_asgi_app
 
 from api.broadcast import Broadcaster
 from api.deps import AppState
-from api.routers import health, incidents, stream
+from api.routers import actions, exports, health, incidents, kpis, stream
 from kendali.city import City, load_city
 from kendali.settings import Settings, load_settings
 from kendali.store import Keys
@@ -67,7 +67,14 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
             headers={"Retry-After": "2"},
         )
 
-    for router in (health.router, incidents.router, stream.router):
+    for router in (
+        actions.router,
+        exports.router,
+        kpis.router,
+        health.router,
+        incidents.router,
+        stream.router,
+    ):
         app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     return app
