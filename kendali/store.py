@@ -17,6 +17,8 @@ key                             type    content
                                         time and count, for the wall's freshness tiles
 ``P:audit:<id>``                stream  operator actions on an incident (issue 6)
 ``P:tokens``                    hash    token hash -> JSON of name, role, agency (issue 6)
+``P:report:<id>``               string  an Open311 request as received, without personal
+                                        data, for its status page (expires after 30 days)
 ==============================  ======  ===============================================
 
 The upsert is one Lua script: a version that is not newer than the stored one is ignored, so
@@ -73,6 +75,9 @@ class Keys:
 
     def audit(self, incident_id: str) -> str:
         return f"{self.prefix}:audit:{incident_id}"
+
+    def report(self, report_id: str) -> str:
+        return f"{self.prefix}:report:{report_id}"
 
 
 #: KEYS: incident hash, index zset, geo set, alert stream.
