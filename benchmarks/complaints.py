@@ -78,8 +78,9 @@ class Truth:
     geoms: list
     flooded: dict[str, list[datetime]]
 
-    def nearest_m(self, lon: float, lat: float, ts: datetime, within_m: float = 1000.0):
-        """Metres to the nearest RW flooded from 3 h before to 24 h after ``ts`` (or None)."""
+    def match(self, lon: float, lat: float, ts: datetime, within_m: float = 200.0) -> dict | None:
+        """The nearest RW within ``within_m`` flooded from 3 h before to 24 h after ``ts``: its
+        id, distance and the minutes from ``ts`` to the agency's first flag of it."""
         dlon, dlat = offset_deg(lat, within_m)
         point = Point(lon, lat)
         best = None
@@ -88,8 +89,12 @@ class Truth:
             if not any(ts - timedelta(hours=3) <= h <= ts + timedelta(hours=24) for h in hours):
                 continue
             d = self.geoms[int(i)].distance(point) * 111_195 * math.cos(math.radians(lat))
-            best = d if best is None else min(best, d)
-        return None if best is None or best > within_m else round(best)
+            if d <= within_m and (best is None or d < best[0]):
+                best = (d, self.ids[int(i)], min(hours))
+        if best is None:
+            return None
+        lead = (best[2] - ts).total_seconds() / 60
+        return {"rw": best[1], "distance_m": round(best[0]), "agency_lead_min": round(lead)}
 
 
 def load_truth(folder: Path) -> Truth | None:
@@ -157,8 +162,9 @@ def run_stream(city: City, reports: list[Complaint], params: ReportParams) -> li
     return out
 
 
-def incidents(signals: list[Signal]) -> list[dict]:
-    """One row per incident: first alert (certainty Likely or better) and its final shape."""
+def incidents(signals: list[Signal], *, possible: bool = False) -> list[dict]:
+    """One row per incident: first alert (certainty Likely or better) and its final shape;
+    with ``possible``, the single-report incidents that never got beyond Possible instead."""
     rows: dict[str, dict] = {}
     for s in signals:
         row = rows.setdefault(s.key, {"key": s.key, "alert": None, "possible": s.ts})
@@ -176,7 +182,7 @@ def incidents(signals: list[Signal]) -> list[dict]:
             first_report=s.details["first"],
             evidence=s.evidence,
         )
-    return [r for r in rows.values() if r["alert"] is not None]
+    return [r for r in rows.values() if (r["alert"] is None) == possible]
 
 
 def _offsets(rng, arrival: str, minutes: float, n: int) -> np.ndarray:
@@ -295,6 +301,18 @@ def _summary(rows: list[dict], keys=("arrival", "size", "radius_m", "duration_mi
     return out
 
 
+def _truth_line(t: dict | None) -> str:
+    if t is None:
+        return "No ground truth beside the CSV."
+    return (
+        f"Ground truth: {t['incidents_near_flooded_rw']:.0%} of incidents lie within "
+        f"{t['within_m']} m of an RW the agency marked flooded (-3 h..+24 h), against "
+        f"{t['single_reports_near_flooded_rw']:.0%} of single reports (chance level); "
+        f"{t['incidents_before_agency_flag']} incidents came before the agency's first flag of "
+        f"their RW, by a median {t['median_lead_min']} min."
+    )
+
+
 def _markdown(result: dict) -> str:
     m, b = result["method"], result["background"]
     lines = [
@@ -303,13 +321,14 @@ def _markdown(result: dict) -> str:
         f"{m['reports']} reports ({m['rejected']} rejected rows, {m['unlocated']} unlocated), "
         f"{m['span_days']:.2f} days, tz {m['tz']}; {m['machine']}; {m['runtime_s']:.0f} s.",
         "",
-        "| group | reports | incidents | per 30 days | unconfirmed per 30 days |",
-        "|---|---|---|---|---|",
+        "| group | reports | incidents | per 30 days | not near a flooded RW, per 30 days |"
+        " Possible only |",
+        "|---|---|---|---|---|---|",
     ]
     for g, r in b["groups"].items():
         lines.append(
             f"| {g} | {r['reports']} | {r['incidents']} | {r['per_30_days']:.1f} | "
-            f"{r.get('unconfirmed_per_30_days', '-')} |"
+            f"{r.get('unconfirmed_per_30_days', '-')} | {r['possible_only']} |"
         )
     lines += [
         "",
@@ -334,29 +353,36 @@ def _markdown(result: dict) -> str:
         f"days at the data's places and rate): false incidents per 30 days "
         f"{null['incidents_per_30_days'] or 'none'}.",
         "",
+        _truth_line(b.get("truth")),
+        "",
         "Strongest clusters in the real data alone:",
         "",
-        "| first alert | group | count | radius m | lat | lon | nearest flooded RW (m) |",
+        "| first alert | group | count | radius m | lat | lon | flooded RW within 200 m (m) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in b["strongest"]:
         lines.append(
             f"| {r['alert']} | {r['group']} | {r['count']} | {r['radius_m']} | {r['lat']} | "
-            f"{r['lon']} | {r.get('flooded_rw_m', '-')} |"
+            f"{r['lon']} | {(r.get('flooded_rw') or {}).get('distance_m', '-')} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def _background(city, reports, params, span_days, truth_tables) -> dict:
-    found = incidents(run_stream(city, reports, params))
+    signals = run_stream(city, reports, params)
+    found = incidents(signals)
     per_group: dict[str, dict] = {}
     for c in reports:
-        g = per_group.setdefault(report_key(c), {"reports": 0, "incidents": 0, "unconfirmed": 0})
+        g = per_group.setdefault(
+            report_key(c), {"reports": 0, "incidents": 0, "unconfirmed": 0, "possible_only": 0}
+        )
         g["reports"] += 1
+    for inc in incidents(signals, possible=True):
+        per_group[inc["group"]]["possible_only"] += 1
     for inc in found:
         if truth_tables is not None:
-            inc["flooded_rw_m"] = truth_tables.nearest_m(inc["lon"], inc["lat"], inc["alert"])
-            per_group[inc["group"]]["unconfirmed"] += inc["flooded_rw_m"] is None
+            inc["flooded_rw"] = truth_tables.match(inc["lon"], inc["lat"], inc["alert"])
+            per_group[inc["group"]]["unconfirmed"] += inc["flooded_rw"] is None
         per_group[inc["group"]]["incidents"] += 1
     for g in per_group.values():
         g["per_30_days"] = round(g["incidents"] * 30 / span_days, 2)
@@ -367,14 +393,25 @@ def _background(city, reports, params, span_days, truth_tables) -> dict:
     strongest = sorted(rows, key=lambda r: (-r["count"], r["p_value"]))[:12]
     out = {"groups": per_group, "incidents": rows, "strongest": strongest}
     if truth_tables is not None:
-        near = [truth_tables.nearest_m(c.lon, c.lat, c.ts) for c in reports if c.lon is not None]
-        out["chance_single_report_near_flooded_rw"] = round(
-            sum(d is not None for d in near) / max(len(near), 1), 3
-        )
-        out["incidents_near_flooded_rw"] = round(
-            sum(r.get("flooded_rw_m") is not None for r in rows) / max(len(rows), 1), 3
-        )
+        out["truth"] = _truth_summary(truth_tables, reports, rows)
     return out
+
+
+def _truth_summary(tables: Truth, reports: list[Complaint], rows: list[dict]) -> dict:
+    """Incidents near a flooded RW, against the same share for single reports (chance level),
+    and how long before the agency's first flag of that RW the incident was raised."""
+    singles = [tables.match(c.lon, c.lat, c.ts) for c in reports if c.lon is not None]
+    matched = [r["flooded_rw"] for r in rows if r.get("flooded_rw")]
+    leads = [m["agency_lead_min"] for m in matched if m["agency_lead_min"] > 0]
+    return {
+        "within_m": 200,
+        "incidents_near_flooded_rw": round(len(matched) / max(len(rows), 1), 3),
+        "single_reports_near_flooded_rw": round(
+            sum(m is not None for m in singles) / max(len(singles), 1), 3
+        ),
+        "incidents_before_agency_flag": len(leads),
+        "median_lead_min": statistics.median(leads) if leads else None,
+    }
 
 
 def _incident_row(inc: dict) -> dict:
