@@ -16,7 +16,7 @@ from prometheus_client import make_asgi_app
 
 from api.broadcast import Broadcaster
 from api.deps import AppState
-from api.routers import actions, exports, health, incidents, kpis, stream
+from api.routers import actions, exports, health, incidents, kpis, open311, stream, wall
 from kendali.city import City, load_city
 from kendali.settings import Settings, load_settings
 from kendali.store import Keys
@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
         finally:
             await broadcaster.stop()
             await client.aclose()
+            if getattr(app.state, "publisher", None) is not None:
+                app.state.publisher.flush()
 
     app = FastAPI(
         title="Kendali",
@@ -73,7 +75,9 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
         kpis.router,
         health.router,
         incidents.router,
+        open311.router,
         stream.router,
+        wall.router,
     ):
         app.include_router(router)
     app.mount("/metrics", make_asgi_app())

@@ -1,4 +1,4 @@
-"""The ``kendali`` command: demo, up, run, api, simulate, bench.
+"""The ``kendali`` command: demo, up, topics, run, api, simulate, import, city, token, bench.
 
 Every subcommand has ``--help``; errors are one clear line on stderr and a non-zero exit.
 """
@@ -10,7 +10,9 @@ import importlib
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from kendali.importers import add_import_parser
 from kendali.settings import Settings, SettingsError, load_settings
 from kendali.tokens import add_cli as add_token_cli
 
@@ -84,6 +86,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from kendali.demo import run_demo
 
     return run_demo(_settings(args), args)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from kendali.importers import run_import
+
+    return run_import(_settings(args), args)
+
+
+def cmd_city(args: argparse.Namespace) -> int:
+    from kendali.importers import write_scats_city
+
+    folder = write_scats_city(args.locations, args.out, Path(_settings(args).city))
+    print(f"city written to {folder}; run with KENDALI_CITY={folder}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -170,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     add_token_cli(sub, _settings)
+    add_import_parser(sub, cmd_import, cmd_city)
     return parser
 
 
