@@ -23,6 +23,7 @@ from kendali.processes import Child, api_command, flow_command, init_recovery, s
 from kendali.settings import Settings
 from kendali.stack import EmbeddedStack
 from kendali.store import Keys
+from kendali.tokens import issue_demo_tokens
 from sources.publish import KafkaPublisher
 from sources.simulator import CitySimulator, load_scenario, run
 
@@ -109,7 +110,10 @@ def run_demo(settings: Settings, args) -> int:
         children.append(Child("dataflow", flow_command(settings), env, flow_log).start())
         children.append(Child("api", api_command(settings, port), env, api_log).start())
         url = f"http://{settings.api.host}:{port}"
-        _say(f"Kendali demo: API {url}/api/incidents   wall {url}/wall   docs {url}/docs")
+        tokens = issue_demo_tokens(settings)
+        _say(f"Kendali demo: wall  {url}/wall?access_token={tokens['wall']}")
+        _say(f"              API   {url}/api/incidents   docs {url}/docs")
+        _say(f"              supervisor token (Authorization: Bearer ...): {tokens['supervisor']}")
         _say(f"logs in {workdir}/ ; Ctrl-C stops everything")
         sim_thread = threading.Thread(
             target=_run_simulator, args=(settings, args, stop), name="simulator", daemon=True
