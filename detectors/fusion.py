@@ -16,7 +16,7 @@ category, and corroboration by independent sources raises its certainty and seve
 ...                116.869, 0.8, "Severe", "river at Siaga 2", certainty="Likely")
 >>> jam = Signal("traffic", "incident", "congestion", "atcs:D1", "d1", "open", t, -1.249,
 ...              116.870, 0.7, "Moderate", "queue on MT Haryono")
->>> rules = FusionRules(groups=(("flood", "congestion"),))
+>>> rules = FusionRules(groups=(frozenset({"flood", "congestion"}),), precedence=("flood",))
 >>> rules.compatible("congestion", "flood"), round(distance_m(jam, gauge))
 (True, 249)
 >>> f = fuse([gauge, jam], rules, lambda c: {"flood": ("bpbd",), "congestion": ("dishub",)}[c])
@@ -62,13 +62,14 @@ class CategoryRule:
 @dataclass(frozen=True)
 class FusionRules:
     """A city's fusion rules (``fusion.toml``): per-category window and radius, the groups of
-    categories that may fuse (listed by precedence: the first present leads), and how many
-    independent sources it takes to raise certainty (one step per source beyond the first) and
-    severity (one step at ``severity_sources``)."""
+    categories that may fuse, the precedence that names a fused incident (the first category
+    present leads), and how many independent sources it takes to raise certainty (one step per
+    source beyond the first) and severity (one step at ``severity_sources``)."""
 
     default: CategoryRule = CategoryRule()
     categories: dict[str, CategoryRule] = field(default_factory=dict)
-    groups: tuple[tuple[str, ...], ...] = ()
+    groups: tuple[frozenset[str], ...] = ()
+    precedence: tuple[str, ...] = ()
     severity_sources: int = 3
 
     def rule(self, category: str) -> CategoryRule:
@@ -84,10 +85,9 @@ class FusionRules:
     def radius_m(self, a: str, b: str) -> float:
         return max(self.rule(a).radius_m, self.rule(b).radius_m)
 
-    def precedence(self, category: str) -> int:
-        """Rank of a category as an incident's lead (lower leads); ungrouped ones rank last."""
-        ranks = [g.index(category) for g in self.groups if category in g]
-        return min(ranks) if ranks else 1_000
+    def rank(self, category: str) -> int:
+        """Rank of a category as an incident's lead (lower leads); unlisted ones rank last."""
+        return self.precedence.index(category) if category in self.precedence else 1_000
 
 
 def _rule(table: dict, where: str, base: CategoryRule) -> CategoryRule:
@@ -117,11 +117,17 @@ def load_fusion_rules(path: Path | None) -> FusionRules:
         name: _rule(table, f"{path} [fusion.categories.{name}]", default)
         for name, table in conf.get("categories", {}).items()
     }
-    groups = tuple(tuple(g) for g in conf.get("groups", {}).values())
-    for group in groups:
-        if not group or not all(isinstance(c, str) for c in group):
-            raise ValueError(f"{path}: every [fusion.groups] entry must be a list of categories")
-    return FusionRules(default, categories, groups, int(conf.get("severity_sources", 3)))
+    groups = tuple(conf.get("groups", {}).values())
+    for group in (*groups, conf.get("precedence", [])):
+        if not isinstance(group, list) or not all(isinstance(c, str) for c in group):
+            raise ValueError(f"{path}: [fusion] groups and precedence must be lists of categories")
+    return FusionRules(
+        default,
+        categories,
+        tuple(frozenset(g) for g in groups),
+        tuple(conf.get("precedence", ())),
+        int(conf.get("severity_sources", 3)),
+    )
 
 
 def _local_m(ring: Iterable[tuple[float, float]], lat0: float) -> list[tuple[float, float]]:
@@ -195,7 +201,7 @@ def fuse(
     and explanation stand for the incident. Clear signals count as evidence but never lower the
     severity reached while the event was active.
     """
-    lead = min(members, key=lambda m: (rules.precedence(m.category), -m.score, m.episode))
+    lead = min(members, key=lambda m: (rules.rank(m.category), -m.score, m.episode))
     sources = tuple(sorted({m.source for m in members}))
     certainty = raise_by(
         CAP_CERTAINTY, _worst(CAP_CERTAINTY, (m.certainty for m in members)), len(sources) - 1
@@ -203,7 +209,7 @@ def fuse(
     severity = _worst(CAP_SEVERITY, (m.severity for m in members))
     if len(sources) >= rules.severity_sources:
         severity = raise_by(CAP_SEVERITY, severity, 1)
-    ordered = sorted(members, key=lambda m: (rules.precedence(m.category), m.category))
+    ordered = sorted(members, key=lambda m: (rules.rank(m.category), m.category))
     agencies = tuple(
         dict.fromkeys(a for m in ordered for a in (m.agencies or agencies_for(m.category)))
     )

@@ -270,8 +270,10 @@ class IncidentBook:
         return self._signal(item)
 
     def process(self, items: list[Signal | Action]) -> list[Incident]:
-        """Fold a batch in order (the detector-bank contract)."""
-        return [inc for item in items for inc in self.apply(item)]
+        """Fold a batch in order (the detector-bank contract), then run the clock to the batch's
+        newest event, so that a replay resolves and closes exactly as live operation does."""
+        out = [inc for item in items for inc in self.apply(item)]
+        return out + self.tick(max(item.ts for item in items)) if items else out
 
     def tick(self, now: datetime) -> list[Incident]:
         """Resolve incidents quiet for ``resolve_after``; close and forget finished ones.
