@@ -58,3 +58,20 @@ def test_viewers_cannot_act_and_operators_only_on_their_agency(api):
     r = api.client.post("/api/incidents/INC-a/actions", json={"action": "acknowledge"},
                         headers=police_far)  # fmt: skip
     assert r.status_code == 403 and "routed to bpbd" in r.json()["detail"]
+
+
+def test_the_token_command_creates_lists_and_revokes(api, monkeypatch, capsys):
+    from kendali.cli import main
+
+    for name, value in api.settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert (
+        main(["token", "create", "--role", "operator", "--agency", "damkar", "--name", "d1"]) == 0
+    )
+    token = capsys.readouterr().out.splitlines()[0]
+    assert token.startswith("kdl_") and api.redis.hexists(api.keys.tokens, hash_token(token))
+    assert main(["token", "create", "--role", "operator", "--agency", "nasa"]) == 1
+    assert "unknown agency" in capsys.readouterr().err
+    assert main(["token", "list"]) == 0 and " d1 " in capsys.readouterr().out
+    assert main(["token", "revoke", "d1"]) == 0 and "revoked: d1" in capsys.readouterr().out
+    assert main(["token", "revoke", "d1"]) == 1
