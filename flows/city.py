@@ -55,7 +55,9 @@ def default_sinks(settings: Settings) -> FlowSinks:
     conf = {"message.max.bytes": 10_000_000, **settings.kafka.config}
     redis = settings.redis
     return FlowSinks(
-        incidents=RedisIncidentSink(redis.url, redis.prefix, redis.stream_maxlen),
+        incidents=RedisIncidentSink(
+            redis.url, redis.prefix, redis.stream_maxlen, redis.closed_retention_s
+        ),
         alerts=KafkaSink(brokers, settings.topics.alerts, add_config=conf),
         deadletters=KafkaSink(brokers, settings.topics.deadletter, add_config=conf),
         series=RedisSeriesSink(redis.url, redis.prefix),

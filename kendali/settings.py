@@ -61,6 +61,8 @@ class RedisSettings:
     prefix: str = "kendali"
     #: Maximum length of the alert stream (approximate trimming).
     stream_maxlen: int = 100_000
+    #: How long closed incidents stay readable before they leave the index and expire.
+    closed_retention_s: int = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)

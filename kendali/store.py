@@ -11,7 +11,10 @@ key                             type    content
                                         ``redis.stream_maxlen``.
 ``P:incident:<id>``             hash    ``version`` and ``json`` of the current state
 ``P:incidents``                 zset    incident ids scored by last-seen epoch seconds
-``P:incidents:geo``             geo     incident ids at their point
+``P:incidents:geo``             geo     ids of incidents not closed, at their point
+``P:incidents:closed``          zset    closed incident ids by last-seen time; after
+                                        ``redis.closed_retention_s`` they leave the index
+                                        and their hash expires
 ``P:series:<sensor>``           stream  recent readings of one sensor (sparklines), capped
 ``P:freshness``                 hash    per source: JSON with last event time, last write
                                         time and count, for the wall's freshness tiles
@@ -60,6 +63,10 @@ class Keys:
         return f"{self.prefix}:incidents:geo"
 
     @property
+    def closed(self) -> str:
+        return f"{self.prefix}:incidents:closed"
+
+    @property
     def freshness(self) -> str:
         return f"{self.prefix}:freshness"
 
@@ -80,8 +87,10 @@ class Keys:
         return f"{self.prefix}:report:{report_id}"
 
 
-#: KEYS: incident hash, index zset, geo set, alert stream.
-#: ARGV: id, version, json, last-seen score, lon, lat, stream maxlen.
+#: KEYS: incident hash, index zset, geo set, alert stream, closed-incident zset.
+#: ARGV: id, version, json, last-seen score, lon, lat, stream maxlen, status, retention seconds.
+#: A closed incident leaves the geo set, its hash expires after the retention, and closed
+#: incidents older than the retention leave the index (at most 100 per write, so it stays cheap).
 UPSERT_LUA = """
 local current = redis.call('HGET', KEYS[1], 'version')
 if current and tonumber(current) >= tonumber(ARGV[2]) then
@@ -89,9 +98,21 @@ if current and tonumber(current) >= tonumber(ARGV[2]) then
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'json', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('GEOADD', KEYS[3], ARGV[5], ARGV[6], ARGV[1])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*',
            'id', ARGV[1], 'version', ARGV[2], 'incident', ARGV[3])
+if ARGV[8] ~= 'closed' then
+  redis.call('GEOADD', KEYS[3], ARGV[5], ARGV[6], ARGV[1])
+  return 1
+end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[9])
+local horizon = tonumber(ARGV[4]) - tonumber(ARGV[9])
+local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', horizon, 'LIMIT', 0, 100)
+for _, id in ipairs(old) do
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[5], id)
+end
 return 1
 """
 

@@ -19,10 +19,11 @@ __all__ = ["RedisIncidentSink"]
 
 
 class _IncidentPartition(StatelessSinkPartition[Incident]):
-    def __init__(self, url: str, keys: Keys, maxlen: int):
+    def __init__(self, url: str, keys: Keys, maxlen: int, retention_s: int):
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self._keys = keys
         self._maxlen = maxlen
+        self._retention_s = retention_s
         self._upsert = self._client.register_script(UPSERT_LUA)
 
     def _write(self, items: list[Incident]) -> None:
@@ -30,7 +31,7 @@ class _IncidentPartition(StatelessSinkPartition[Incident]):
         k = self._keys
         for inc in items:
             self._upsert(
-                keys=[k.incident(inc.id), k.incidents, k.geo, k.alerts],
+                keys=[k.incident(inc.id), k.incidents, k.geo, k.alerts, k.closed],
                 args=[
                     inc.id,
                     inc.version,
@@ -39,6 +40,8 @@ class _IncidentPartition(StatelessSinkPartition[Incident]):
                     inc.lon,
                     inc.lat,
                     self._maxlen,
+                    inc.status,
+                    self._retention_s,
                 ],
                 client=pipe,
             )
@@ -55,10 +58,17 @@ class _IncidentPartition(StatelessSinkPartition[Incident]):
 class RedisIncidentSink(DynamicSink[Incident]):
     """Write every incident version idempotently (see module docstring)."""
 
-    def __init__(self, url: str, prefix: str = "kendali", stream_maxlen: int = 100_000):
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "kendali",
+        stream_maxlen: int = 100_000,
+        closed_retention_s: int = 7 * 24 * 3600,
+    ):
         self.url = url
         self.keys = Keys(prefix)
         self.stream_maxlen = stream_maxlen
+        self.closed_retention_s = closed_retention_s
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _IncidentPartition:
-        return _IncidentPartition(self.url, self.keys, self.stream_maxlen)
+        return _IncidentPartition(self.url, self.keys, self.stream_maxlen, self.closed_retention_s)
