@@ -495,7 +495,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--city", help="city folder (places, zones, routing); default: from the data")
     p.add_argument("--recurrence-days", type=float, default=ReportParams().recurrence_days)
     p.add_argument("--reps", type=int, default=10, help="injected clusters per configuration")
-    p.add_argument("--per-run", type=int, default=12, help="injected clusters per replay")
+    p.add_argument(
+        "--per-run", type=int, help="injected clusters per replay; default 4 per day, >= 12"
+    )
     p.add_argument("--inject-category", default=None, help="default: the data's commonest one")
     p.add_argument("--null-days", type=float, default=30.0, help="synthetic null background")
     p.add_argument("--seed", type=int, default=2017)
@@ -527,6 +529,7 @@ def _run(args: argparse.Namespace) -> dict:
     span_days = max(span.total_seconds() / 86400, 1e-3)
     print(f"{len(reports)} reports over {span_days:.2f} days; background run", file=sys.stderr)
     background = _background(city, located, params, span_days, load_truth(args.reports_csv.parent))
+    args.per_run = args.per_run or max(12, int(4 * span_days))
     commonest = Counter(classify(c) for c in located).most_common(1)[0][0]
     args.inject_category = args.inject_category or commonest
     rng = np.random.default_rng(args.seed)

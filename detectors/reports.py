@@ -37,12 +37,13 @@ finds its cluster significant.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 import numpy as np
 from scipy.special import gammainc
@@ -136,20 +137,35 @@ class _Plane:
         return self.lon0 + x / self.kx, self.lat0 + y / self.ky
 
 
+#: Offsets of the grid cells (a third of the bandwidth wide) that make up a disc of the bandwidth.
+_DISC = tuple((i, j) for i in range(-3, 4) for j in range(-3, 4) if math.hypot(i, j) <= 3)
+
+
+def _time_of_week(ts: datetime, tz: tzinfo) -> int:
+    """One of 12 bins: weekday / Saturday / Sunday x four 6-hour parts of the local day."""
+    local = ts.astimezone(tz)
+    day = max(local.weekday() - 4, 0)  # Mon-Fri 0, Sat 1, Sun 2
+    return day * 4 + local.hour // 6
+
+
 class _Baseline:
     """Where a group's reports usually fall: forward-decayed counts on grids, plus a prior.
 
-    Each smoothing bandwidth has its own grid (cells a third of it); the share of a circle is
-    the largest of the bandwidths' estimates, so a narrow hot spot is not diluted by a wide
-    average (which would make its everyday reports look like a cluster).
+    Each smoothing bandwidth has its own grid (cells a third of it); a place's density is the
+    largest of the bandwidths' estimates, so a narrow hot spot is not diluted by a wide average.
+    Counts are also kept per time of week (:func:`_time_of_week`), shrunk towards the all-week
+    density, and the larger of the two is used: the Saturday-night street is usual on Saturday
+    night, and a place busy at other times keeps its all-week level.
     """
 
-    def __init__(self, params: ReportParams, area_m2: float):
+    def __init__(self, params: ReportParams, area_m2: float, tz: tzinfo):
         self.p = params
         self.area_m2 = area_m2
+        self.tz = tz
         self.tau_s = params.half_life_days * 86400 / math.log(2)
-        self.grids: list[dict[tuple[int, int], float]] = [{} for _ in params.smoothing_m]
+        self.grids: list[dict[tuple[int, ...], float]] = [{} for _ in params.smoothing_m]
         self.total = 0.0
+        self.week_totals = [0.0] * 12
         self.t_ref: datetime | None = None
 
     def _weight(self, ts: datetime) -> float:
@@ -157,37 +173,39 @@ class _Baseline:
             self.t_ref = ts
         age = (ts - self.t_ref).total_seconds() / self.tau_s
         if age > 30:  # renormalise before exp() overflows
-            scale = math.exp(-age)
-            self.grids = [
-                {k: v * scale for k, v in g.items() if v * scale > 1e-9} for g in self.grids
-            ]
-            self.total *= scale
+            k = math.exp(-age)
+            self.grids = [{c: v * k for c, v in g.items() if v * k > 1e-9} for g in self.grids]
+            self.total *= k
+            self.week_totals = [v * k for v in self.week_totals]
             self.t_ref, age = ts, 0.0
         return math.exp(age)
 
     def learn(self, x: float, y: float, ts: datetime) -> None:
-        w = self._weight(ts)
+        w, tow = self._weight(ts), _time_of_week(ts, self.tz)
         for grid, b in zip(self.grids, self.p.smoothing_m, strict=True):
-            key = (math.floor(3 * x / b), math.floor(3 * y / b))
-            grid[key] = grid.get(key, 0.0) + w
+            i, j = math.floor(3 * x / b), math.floor(3 * y / b)
+            grid[(i, j)] = grid.get((i, j), 0.0) + w
+            grid[(tow, i, j)] = grid.get((tow, i, j), 0.0) + w
         self.total += w
+        self.week_totals[tow] += w
 
-    def share(self, x: float, y: float, radius_m: float, ts: datetime) -> float:
-        """Expected share of the group's reports that fall within ``radius_m`` of (x, y)."""
-        near = 0.0
+    def _near(self, x: float, y: float, tow: int | None) -> float:
+        """Largest decayed count per m² over the bandwidths (all week, or one time of week)."""
+        best = 0.0
         for grid, b in zip(self.grids, self.p.smoothing_m, strict=True):
-            g = b / 3
-            cx, cy = math.floor(x / g), math.floor(y / g)
-            count = sum(
-                grid.get((i, j), 0.0)
-                for i in range(cx - 3, cx + 4)
-                for j in range(cy - 3, cy + 4)
-                if math.hypot((i + 0.5) * g - x, (j + 0.5) * g - y) <= b
-            )
-            near = max(near, count * (radius_m / b) ** 2)
+            i, j = math.floor(3 * x / b), math.floor(3 * y / b)
+            keys = [(i + di, j + dj) for di, dj in _DISC]
+            count = sum(grid.get(k if tow is None else (tow, *k), 0.0) for k in keys)
+            best = max(best, count / (math.pi * b * b))
+        return best
+
+    def share_per_m2(self, x: float, y: float, ts: datetime) -> float:
+        """Expected share of the group's reports per m² around (x, y) at this time of week."""
         prior = self.p.prior_reports * self._weight(ts)
-        local = near + prior * math.pi * radius_m**2 / self.area_m2
-        return min(1.0, local / (self.total + prior))
+        week = (self._near(x, y, None) + prior / self.area_m2) / (self.total + prior)
+        tow = _time_of_week(ts, self.tz)
+        now = (self._near(x, y, tow) + prior * week) / (self.week_totals[tow] + prior)
+        return max(week, now)
 
 
 def _reporters(reports: list[_Report]) -> int:
@@ -205,11 +223,11 @@ def _p_at_least(n: int, mu: float) -> float:
 class _Group:
     """State of one category group: baseline, recent unclustered reports, open clusters."""
 
-    def __init__(self, name: str, params: ReportParams, area_m2: float):
+    def __init__(self, name: str, params: ReportParams, area_m2: float, tz: tzinfo):
         self.name = name
         self.p = params
-        self.baseline = _Baseline(params, area_m2)
-        self.recent: deque[datetime] = deque()
+        self.baseline = _Baseline(params, area_m2, tz)
+        self.recent: list[float] = []  # POSIX times of the group's recent reports, sorted
         self.pending: list[_Report] = []
         self.unlearned: deque[_Report] = deque()
         self.clusters: list[_Cluster] = []
@@ -227,48 +245,52 @@ class _Group:
 
     def forget(self, now: datetime) -> None:
         horizon = now - timedelta(minutes=max(self.p.windows_min))
-        while self.recent and self.recent[0] < horizon:
-            self.recent.popleft()
+        del self.recent[: bisect.bisect_left(self.recent, horizon.timestamp())]
         while self.unlearned and self.unlearned[0].ts < horizon:
             old = self.unlearned.popleft()
             self.baseline.learn(old.x, old.y, old.ts)
         self.pending = [r for r in self.pending if r.ts >= horizon]
 
     def city_count(self, since: datetime) -> int:
-        return sum(1 for t in self.recent if t >= since)
+        return len(self.recent) - bisect.bisect_left(self.recent, since.timestamp())
 
     def scan(self, rep: _Report) -> tuple[float, list[_Report], float, int] | None:
         """Most significant cylinder holding ``rep``: (p, members, mu, city count in window)."""
-        pool = [*self.pending, rep]
-        xs, ys = np.array([r.x for r in pool]), np.array([r.y for r in pool])
         reach = max(self.p.radii_m)
-        close = np.hypot(xs - rep.x, ys - rep.y) <= reach
-        best = None
+        pool = [r for r in self.pending if math.hypot(r.x - rep.x, r.y - rep.y) <= 2 * reach]
+        pool.append(rep)
+        xs, ys = np.array([r.x for r in pool]), np.array([r.y for r in pool])
+        ts = np.array([r.ts.timestamp() for r in pool])
+        codes = np.unique([r.who for r in pool], return_inverse=True)[1]
+        repeats = len(set(codes.tolist())) < len(pool)
+        windows = [(w, rep.ts.timestamp() - 60 * w) for w in self.p.windows_min]
         counts = {w: self.city_count(rep.ts - timedelta(minutes=w)) for w in self.p.windows_min}
-        for c in np.flatnonzero(close):
+        best = None
+        for c in np.flatnonzero(np.hypot(xs - rep.x, ys - rep.y) <= reach):
             d = np.hypot(xs - xs[c], ys - ys[c])
+            density = self.baseline.share_per_m2(float(xs[c]), float(ys[c]), rep.ts)
             for r in self.p.radii_m:
                 if d[-1] > r:
                     continue
-                share = self.baseline.share(float(xs[c]), float(ys[c]), r, rep.ts)
-                for w in self.p.windows_min:
+                for w, since in windows:
                     self.tests += 1
-                    since = rep.ts - timedelta(minutes=w)
-                    members = [pool[i] for i in np.flatnonzero(d <= r) if pool[i].ts >= since]
-                    n = _reporters(members)
+                    inside = (d <= r) & (ts >= since)
+                    n = len(np.unique(codes[inside])) if repeats else int(inside.sum())
                     if n < self.p.min_count:
                         continue
-                    mu = max(counts[w] - 1, 0) * share
+                    mu = max(counts[w] - 1, 0) * min(1.0, density * math.pi * r * r)
                     p = _p_at_least(n - 1, mu)
                     if best is None or p < best[0]:
-                        best = (p, members, mu, counts[w])
-        return best
+                        best = (p, inside, mu, counts[w])
+        if best is None:
+            return None
+        return best[0], [pool[i] for i in np.flatnonzero(best[1])], best[2], best[3]
 
     def rescore(self, cl: _Cluster, plane: _Plane, now: datetime) -> None:
         """Significance of a cluster as it stands: its count against its area and duration."""
         cx, cy = cl.centre()
         radius = max([math.hypot(r.x - cx, r.y - cy) for r in cl.reports] + [min(self.p.radii_m)])
-        share = self.baseline.share(cx, cy, radius, now)
+        share = min(1.0, self.baseline.share_per_m2(cx, cy, now) * math.pi * radius**2)
         cl.expected = max(cl.city_count - 1, 0) * share
         n = _reporters(cl.reports)
         cl.p_value = _p_at_least(n - 1, cl.expected)
@@ -326,7 +348,7 @@ class ReportBank:
         category = classify(complaint)
         name = category_group(category)
         group = self.groups.get(name) or self.groups.setdefault(
-            name, _Group(name, self.params, self.area_m2)
+            name, _Group(name, self.params, self.area_m2, self.city.tz)
         )
         x, y = self.plane.xy(loc.lon, loc.lat)
         who = complaint.reporter or complaint.id
@@ -334,7 +356,7 @@ class ReportBank:
         out = self._expire(group, rep.ts)
         group.first_ts = group.first_ts or rep.ts
         group.forget(rep.ts)
-        group.recent.append(rep.ts)
+        bisect.insort(group.recent, rep.ts.timestamp())
         for cl in group.clusters:
             cl.city_count += 1
         out.extend(self._place(group, rep))

@@ -167,3 +167,30 @@ def test_one_caller_repeating_is_one_witness(city):
     assert ReportBank(city).process(same) == []
     many = [dataclasses.replace(c, reporter=f"rp_{i}") for i, c in enumerate(same)]
     assert ReportBank(city).process(many)[0].details["reporters"] == 3
+
+
+def weekly_habit(city, weeks=4, per_night=6, per_day=50, seed=5):
+    """Scattered reports all week, plus a spot that is busy every Saturday night only."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 11, 2, tzinfo=WITA)  # a Monday
+    out = [
+        Complaint(f"bg{i}", "app", start + timedelta(minutes=float(m)), "berisik",
+                  lat=float(rng.uniform(-1.28, -1.15)), lon=float(rng.uniform(116.80, 116.95)))
+        for i, m in enumerate(np.sort(rng.uniform(0, weeks * 7 * 1440, weeks * 7 * per_day)))
+    ]  # fmt: skip
+    for week in range(weeks):
+        night = start + timedelta(days=7 * week + 5, hours=20)
+        out += burst(f"sat{week}-", per_night, minutes=200, text="berisik", seed=week, start=night)
+    return sorted(out, key=lambda c: c.ts), start + timedelta(days=7 * weeks)
+
+
+def test_time_of_week_habit_is_usual_then_but_not_on_a_weekday(city):
+    history, week5 = weekly_habit(city)
+    saturday = burst("s", 5, minutes=20, text="berisik", start=week5 + timedelta(days=5, hours=21))
+    tuesday = burst("t", 5, minutes=20, text="berisik", start=week5 + timedelta(days=1, hours=9))
+    bank = ReportBank(city)
+    first_nights = [s for s in bank.process(history) if s.state == "open"]
+    assert len(first_nights) <= 2  # the habit is news only the first time or two
+    clone = pickle.loads(pickle.dumps(bank))
+    assert [s.state for s in bank.process(tuesday)][:1] == ["open"]
+    assert [s for s in clone.process(saturday) if s.state == "open"] == []
