@@ -1,10 +1,11 @@
 """Bulk import of call-centre logs (CSV) as :class:`~kendali.records.Complaint` records, for replay.
 
-Columns are matched by name, case-insensitively, with the usual aliases (``created_at``/``waktu``,
-``lat``/``latitude``, ``text``/``keterangan``, ...). Local times without an offset are read in the
-zone given (a call-centre log rarely says its zone). A reporter column (phone or account) is
-pseudonymised with the deployment key at once; the number never leaves this module. Bad rows are
-yielded as :class:`CsvRejected` with the line number and reason, never skipped in silence.
+Columns are matched by name, ignoring case and spaces/underscores, with the usual aliases
+(``created_at``/``waktu``/``Created Date``, ``lat``/``latitude``, ``text``/``keterangan``,
+``category``/``Complaint Type``, ...). Local times without an offset are read in the zone given
+(a call-centre log rarely says its zone). A reporter column (phone or account) is pseudonymised
+with the deployment key at once; the number never leaves this module. Bad rows are yielded as
+:class:`CsvRejected` with the line number and reason, never skipped in silence.
 Delivery: a file is read once, in order; rows carry stable ids, so a replay is idempotent
 downstream.
 
@@ -38,17 +39,59 @@ __all__ = ["CsvRejected", "parse_tz", "read_reports", "read_reports_csv"]
 
 _COLUMNS = {
     "id": ("id", "report_id", "ticket", "ticket_id", "no_tiket", "pk"),
-    "ts": ("created_at", "timestamp", "ts", "time", "datetime", "waktu", "tanggal_waktu"),
+    "ts": (
+        "created_at",
+        "created_date",
+        "timestamp",
+        "ts",
+        "time",
+        "datetime",
+        "waktu",
+        "tanggal_waktu",
+    ),
     "lat": ("lat", "latitude", "lintang"),
     "lon": ("lon", "lng", "long", "longitude", "bujur"),
-    "category": ("category", "kategori", "service_code", "jenis"),
+    "category": (
+        "category",
+        "kategori",
+        "service_code",
+        "jenis",
+        "complaint_type",
+        "request_type",
+        "service_name",
+        "type",
+    ),
     "title": ("title", "judul"),
-    "text": ("text", "description", "deskripsi", "keterangan", "isi", "laporan"),
+    "text": (
+        "text",
+        "description",
+        "deskripsi",
+        "keterangan",
+        "isi",
+        "laporan",
+        "descriptor",
+        "details",
+        "summary",
+        "comment",
+    ),
     "place": ("place", "address", "alamat", "lokasi", "location"),
     "channel": ("channel", "source", "sumber", "kanal"),
     "reporter": ("reporter", "phone", "caller", "msisdn", "no_hp", "telepon", "account"),
 }
-_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
+#: Accepted besides ISO 8601. Day-first is the Indonesian habit; a time with AM/PM is read
+#: month-first, as US 311 exports write it.
+_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+)
 _ZONE_NAMES = {"wib": "+07:00", "wita": "+08:00", "wit": "+09:00", "utc": "+00:00", "z": "+00:00"}
 
 
@@ -109,7 +152,7 @@ def _coord(value: str | None, name: str, low: float, high: float) -> float | Non
 
 
 def _columns(header: Iterable[str]) -> dict[str, str]:
-    present = {h.strip().lower(): h for h in header if h}
+    present = {re.sub(r"[\s\-]+", "_", h.strip().lower()): h for h in header if h}
     found = {}
     for field, aliases in _COLUMNS.items():
         name = next((present[a] for a in aliases if a in present), None)

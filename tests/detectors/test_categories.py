@@ -68,3 +68,21 @@ def test_every_category_has_a_group_and_routing():
         assert category in city.routing, f"{category} has no routing in the demo city"
         assert normalise_category(category) == category
     assert category_group("weather_warning") == "other"
+
+
+@pytest.mark.parametrize(
+    ("own", "category"),
+    [
+        ("Street Light Condition", "infrastructure"),
+        ("Noise - Residential", "public_order"),
+        ("Fire hydrant leaking", "infrastructure"),
+        ("Damaged Tree", "fallen_tree"),
+        ("Drug Activity", "crime"),
+    ],
+)
+def test_other_systems_category_names_are_read_by_their_words(own, category):
+    assert classify(Complaint("1", "311", T, "", category=own)) == category
+
+
+def test_unreadable_own_category_falls_back_to_the_text():
+    assert classify(Complaint("1", "311", T, "pohon tumbang", category="Rodent")) == "fallen_tree"

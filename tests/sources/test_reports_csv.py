@@ -71,3 +71,12 @@ def test_real_petabencana_file_reads_whole():
     rows = list(read_reports_csv(path, parse_tz("UTC+7")))
     assert len(rows) == 1204 and not any(isinstance(r, CsvRejected) for r in rows)
     assert len({r.id for r in rows}) == 1204
+
+
+def test_us_311_export_times_and_columns():
+    [r] = read(
+        "Created Date,Complaint Type,Descriptor,Latitude,Longitude\n"
+        "01/31/2023 11:59:00 PM,Noise - Residential,Loud Music/Party,40.7,-73.9\n"
+    )
+    assert (r.ts.month, r.ts.day, r.ts.hour) == (1, 31, 23)
+    assert (r.category, r.text, r.lat) == ("Noise - Residential", "Loud Music/Party", 40.7)
