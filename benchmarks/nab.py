@@ -102,7 +102,9 @@ def run_file(data: Path, out: Path, factory: Callable[[], object]) -> int:
         writer.writerow(["timestamp", "anomaly_score"])
         for row in rows:
             ts = datetime.fromisoformat(row["timestamp"]).replace(tzinfo=UTC)
-            writer.writerow([row["timestamp"], repr(detector.score_one(ts, float(row["value"])))])
+            writer.writerow(
+                [row["timestamp"], repr(float(detector.score_one(ts, float(row["value"]))))]
+            )
     return len(rows)
 
 

@@ -153,7 +153,7 @@ class StreamScorer:
         raw_shape = self._shape(value)
         shape = 0.0 if raw_shape is None else self._shape_tail(raw_shape)
         out = max(min(level, p.full_scale), p.shape_weight * min(shape, 100.0))
-        return min(self._suppress(out) / p.full_scale, 1.0)
+        return float(min(self._suppress(out) / p.full_scale, 1.0))
 
     def _seasonal_raw(self, ts: datetime, value: float) -> float:
         diff = value - self._prev
