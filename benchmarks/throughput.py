@@ -1,0 +1,271 @@
+"""Line rate: the ATCS path against the Kafka client's own limit, in one run (issue 8).
+
+``kendali bench throughput --out DIR [--quick]`` starts its own broker and Redis on free ports
+(or uses ``--bootstrap``/``--redis-url``), pre-loads a topic with deterministic readings of a
+synthetic city (:mod:`benchmarks.throughput_data`) and measures:
+
+* A, the limit: a plain ``confluent-kafka`` batch consumer decoding with ``orjson``;
+* B, Kendali: the production city flow (:func:`flows.city.build_flow`, production sinks and
+  recovery), with 1 and 2 Bytewax processes, and that both produce the same incidents;
+* C, the common pattern: ``stateful_map`` with a river ``GaussianScorer`` per detector;
+* D, the examples' pattern: a river ``HalfSpaceTrees`` per detector, at several detector counts;
+
+then the state size per detector (a pickled traffic bank, as snapshotted) and the
+event-to-incident latency of B at half its rate. Results: ``throughput.json``,
+``throughput.md``, ``throughput.png`` in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import pickle
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from benchmarks.throughput_data import base_city, readings, synthetic_city
+from benchmarks.throughput_kafka import consume_limit, preload
+from benchmarks.throughput_latency import latency_probe
+from benchmarks.throughput_report import chart, markdown
+from benchmarks.throughput_run import digest, free_ports, incident_log, machine, run_flow
+from detectors.traffic import TrafficBank
+from kendali.codec import decode_traffic
+from kendali.settings import Settings
+from kendali.stack import EmbeddedStack, create_topics
+
+__all__ = ["main"]
+
+#: Sizes of a full run and of ``--quick`` (CI: every path runs, counts are compared).
+FULL = {
+    "detectors": 10_000,
+    "readings": 2_000_000,
+    "seconds": 60.0,
+    "examples": (100, 1_000, 10_000),
+    "examples_seconds": 20.0,
+    "identity_detectors": 2_000,
+    "identity_rounds": 60,
+    "state_detectors": 100_000,
+}
+QUICK = {
+    "detectors": 500,
+    "readings": 25_000,
+    "seconds": None,
+    "examples": (50, 100),
+    "examples_seconds": None,
+    "identity_detectors": 250,
+    "identity_rounds": 50,
+    "state_detectors": 1_000,
+}
+SEED = 7
+#: Planted incidents in the identity topic: one corridor in this many detectors.
+IDENTITY_EVERY = 25
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kendali bench throughput",
+        description="ATCS line rate: Kafka client limit vs Kendali vs common Bytewax patterns.",
+    )
+    p.add_argument("--out", required=True, type=Path, help="folder for throughput.json/md/png")
+    p.add_argument("--quick", action="store_true", help="small sizes for CI (about a minute)")
+    p.add_argument("--readings", type=int, help="readings in the main topic (default 2,000,000)")
+    p.add_argument("--detectors", type=int, help="synthetic detectors (default 10,000)")
+    p.add_argument("--seconds", type=float, help="measure each flow at most this long")
+    p.add_argument("--bootstrap", help="use this Kafka broker instead of starting one")
+    p.add_argument("--redis-url", help="use this Redis instead of starting one")
+    return p
+
+
+@contextlib.contextmanager
+def _servers(args, workdir: Path) -> Iterator[tuple[str, str]]:
+    if args.bootstrap and args.redis_url:
+        yield args.bootstrap, args.redis_url
+        return
+    if args.bootstrap or args.redis_url:
+        raise ValueError("give both --bootstrap and --redis-url, or neither")
+    base = Settings()
+    kafka_port, redis_port = free_ports(2)
+    embedded = dataclasses.replace(
+        base.embedded, kafka_port=kafka_port, redis_port=redis_port, workdir=str(workdir)
+    )
+    with EmbeddedStack(dataclasses.replace(base, embedded=embedded)) as stack:
+        yield stack.bootstrap, stack.redis_url
+
+
+def _settings(bootstrap: str, redis_url: str, tag: str) -> Settings:
+    """Production settings on these servers, with topics and Redis prefix of their own."""
+    base = Settings()
+    topics = dataclasses.replace(
+        base.topics,
+        **{
+            f.name: f"{getattr(base.topics, f.name)}.{tag}"
+            for f in dataclasses.fields(base.topics)
+            if f.name != "partitions"
+        },
+    )
+    settings = dataclasses.replace(
+        base,
+        topics=topics,
+        kafka=dataclasses.replace(base.kafka, bootstrap=bootstrap),
+        redis=dataclasses.replace(base.redis, url=redis_url, prefix=f"bench-{tag}"),
+    )
+    create_topics(bootstrap, {t: topics.partitions for t in settings.all_topics()})
+    return settings
+
+
+def _state_bytes(n: int) -> float:
+    """Bytes per detector of a traffic bank's snapshot after one round of readings."""
+    city = synthetic_city(base_city(), n, SEED)
+    bank = TrafficBank(city.detectors, city.tz)
+    batch = [decode_traffic(value, now=None) for _, value in readings(city, 1, SEED)]
+    bank.process(batch)
+    return len(pickle.dumps((bank, batch[-1].ts), protocol=pickle.HIGHEST_PROTOCOL)) / n
+
+
+def _examples(bootstrap, redis_url, tag, sizes, workdir) -> dict[str, float]:
+    """Path D at each detector count, on a topic of that many detectors."""
+    out = {}
+    for n in sizes["examples"]:
+        s = _settings(bootstrap, redis_url, f"{tag}-d{n}")
+        rounds = max(3, 30_000 // n) if sizes["examples_seconds"] else 10
+        preload(bootstrap, s.topics.traffic, readings(synthetic_city(base_city(), n, SEED), rounds))
+        stats = run_flow(
+            f"D{n}", "D", s, workdir, detectors=n, seed=SEED, seconds=sizes["examples_seconds"]
+        )
+        _progress(f"D ({n} detectors): {stats['rps']:,.0f} readings/s")
+        out[str(n)] = stats
+    return out
+
+
+def _identity(bootstrap, redis_url, tag, sizes, workdir, by_corridor) -> tuple[dict, dict]:
+    """Run B to the end of one topic with 1 and 2 processes; compare the incidents."""
+    n, rounds = sizes["identity_detectors"], sizes["identity_rounds"]
+    tag = f"{tag}-id{'c' if by_corridor else 'd'}"
+    base = _settings(bootstrap, redis_url, tag)
+    city = synthetic_city(base_city(), n, SEED)
+    data = readings(city, rounds, SEED, every=IDENTITY_EVERY, by_corridor=by_corridor)
+    preload(bootstrap, base.topics.traffic, data)
+    logs, stats = {}, {}
+    for procs in (1, 2):
+        s = dataclasses.replace(
+            base, redis=dataclasses.replace(base.redis, prefix=f"{base.redis.prefix}-w{procs}")
+        )
+        stats[str(procs)] = run_flow(
+            f"{tag}-w{procs}", "B", s, workdir, processes=procs, detectors=n, seed=SEED
+        )
+        logs[procs] = incident_log(redis_url, s.redis.prefix)
+    same = digest(logs[1]) == digest(logs[2])
+    ids = {i["id"] for i in logs[1]}
+    keys = "corridor" if by_corridor else "detector"
+    _progress(f"identity ({keys} keys): {len(ids)} incidents, same with 1 and 2 processes: {same}")
+    result = {
+        "identical": same,
+        "incidents": len(ids),
+        "versions": len(logs[1]),
+        "same_ids": ids == {i["id"] for i in logs[2]},
+        "readings": n * rounds,
+        "keys": keys,
+    }
+    return result, stats
+
+
+def run(args) -> dict:
+    sizes = dict(QUICK if args.quick else FULL)
+    for name in ("readings", "detectors", "seconds"):
+        if getattr(args, name) is not None:
+            sizes[name] = getattr(args, name)
+    n = sizes["detectors"]
+    rounds = max(1, sizes["readings"] // n)
+    sizes["readings"] = rounds * n
+    workdir = args.out / "work"
+    tag = f"t{int(time.time())}"
+    result: dict = {"quick": args.quick, "machine": machine()}
+    with _servers(args, workdir / "stack") as (bootstrap, redis_url):
+        main = _settings(bootstrap, redis_url, tag)
+        sizes["partitions"] = main.topics.partitions
+        result["sizes"] = sizes
+        city = synthetic_city(base_city(), n, SEED)
+        _progress(f"pre-loading {sizes['readings']:,} readings from {n:,} detectors")
+        t0 = time.perf_counter()
+        produced = preload(bootstrap, main.topics.traffic, readings(city, rounds, SEED), _progress)
+        _progress(f"  done in {time.perf_counter() - t0:.1f} s")
+        limit = max((consume_limit(bootstrap, main.topics.traffic) for _ in range(2)),
+                    key=lambda r: r["rps"])  # fmt: skip
+        _progress(f"A: {limit['rps']:,.0f} readings/s")
+        common = dict(detectors=n, seed=SEED, seconds=sizes["seconds"])
+        paths = {"A": limit}
+        for procs in (1, 2):
+            paths[f"B{procs}"] = run_flow(
+                f"B-w{procs}", "B", main, workdir, processes=procs, **common
+            )
+            _progress(f"B ({procs} process(es)): {paths[f'B{procs}']['rps']:,.0f} readings/s")
+        paths["C"] = run_flow("C", "C", main, workdir, **common)
+        _progress(f"C: {paths['C']['rps']:,.0f} readings/s")
+        examples = _examples(bootstrap, redis_url, tag, sizes, workdir)
+        paths["D"] = examples.get("1000") or examples[str(max(sizes["examples"]))]
+        identity = {
+            keys: _identity(bootstrap, redis_url, tag, sizes, workdir, keys == "corridor")
+            for keys in ("detector", "corridor")
+        }
+        lat_settings = _settings(bootstrap, redis_url, f"{tag}-lat")
+        latency = latency_probe(
+            lat_settings,
+            workdir,
+            detectors=sizes["identity_detectors"],
+            seed=SEED,
+            rate=0.5 * paths["B1"]["rps"],
+            progress=_progress,
+        )
+        _progress(f"latency: {latency}")
+    result.update(_summary(paths, examples, identity, latency, produced, sizes))
+    return result
+
+
+def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
+    a, b, b2, c, d = (paths[k]["rps"] for k in ("A", "B1", "B2", "C", "D"))
+    counts = {k: v.get("processed", v.get("count")) for k, v in paths.items()}
+    return {
+        "limit_rps": a,
+        "kendali_rps": b,
+        "common_rps": c,
+        "examples_rps": d,
+        "kendali_vs_limit": b / a,
+        "kendali_vs_common": b / c,
+        "kendali_vs_examples": b / d,
+        "latency_ms": latency,
+        "state_bytes_per_detector": _state_bytes(sizes["detectors"]),
+        "state_bytes_per_detector_100k": _state_bytes(sizes["state_detectors"]),
+        "workers": {"1": b, "2": b2},
+        "scaling": b2 / b,
+        "identical_across_workers": identity["detector"][0]["identical"],
+        "identical_with_corridor_keys": identity["corridor"][0]["identical"],
+        "identity": {k: {**v, "runs": runs} for k, (v, runs) in identity.items()},
+        "examples_probe": {k: v["rps"] for k, v in examples.items()},
+        "paths": paths,
+        "counts": {"produced": produced, **counts},
+        "peak_rss_mb": {k: v["peak_rss"] / 2**20 for k, v in paths.items() if "peak_rss" in v},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; ``--help`` for the options."""
+    args = _parser().parse_args(argv)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        result = run(args)
+    except (OSError, RuntimeError, ValueError) as exc:
+        print(f"throughput: {exc}", file=sys.stderr)
+        return 1
+    (args.out / "throughput.json").write_text(json.dumps(result, indent=2, sort_keys=True))
+    (args.out / "throughput.md").write_text(markdown(result))
+    chart(result, args.out / "throughput.png")
+    _progress(f"wrote {args.out}/throughput.json, throughput.md, throughput.png")
+    return 0

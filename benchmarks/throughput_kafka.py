@@ -1,0 +1,117 @@
+"""Kafka side of the throughput benchmark: pre-loading a topic, pacing a producer, path A.
+
+Path A is the limit a Python consumer reaches here: ``confluent-kafka`` ``consume`` in batches
+of ``batch`` messages from every partition of the topic, each value decoded with ``orjson`` and
+nothing else, until every partition reports its end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+__all__ = ["consume_limit", "partitions", "preload", "producer"]
+
+
+def producer(bootstrap: str, linger_ms: int = 20) -> Producer:
+    """An idempotent producer with large batches (or small lingers, for latency probes)."""
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": linger_ms,
+            "enable.idempotence": True,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
+
+
+def _produce(prod: Producer, topic: str, key: bytes, value: bytes) -> None:
+    while True:
+        try:
+            prod.produce(topic, value, key)
+            return
+        except BufferError:
+            prod.poll(0.05)
+
+
+def preload(
+    bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]], progress=None
+) -> int:
+    """Produce every message and wait for the broker's acknowledgement of all of them."""
+    prod = producer(bootstrap)
+    count = 0
+    for key, value in messages:
+        _produce(prod, topic, key, value)
+        count += 1
+        if count % 10_000 == 0:
+            prod.poll(0)
+            if progress and count % 500_000 == 0:
+                progress(f"  produced {count:,}")
+    if prod.flush(120):
+        raise KafkaException(f"messages to {topic} not acknowledged after 120 s")
+    return count
+
+
+def paced(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes, bytes]],
+    rate: float,
+    stamp: Callable[[bytes, bytes], bool],
+) -> dict[tuple[bytes, bytes], float]:
+    """Produce at ``rate`` messages/s; wall time of production of the messages ``stamp`` picks."""
+    prod = producer(bootstrap, linger_ms=1)
+    sent: dict[tuple[bytes, bytes], float] = {}
+    start = time.perf_counter()
+    for count, (key, value) in enumerate(messages):
+        due = start + count / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            prod.poll(delay)
+        _produce(prod, topic, key, value)
+        if stamp(key, value):
+            sent[(key, value)] = time.time()
+    prod.flush(60)
+    return sent
+
+
+def partitions(bootstrap: str, topic: str) -> list[int]:
+    """Partition ids of a topic."""
+    meta = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
+    return sorted(meta.topics[topic].partitions)
+
+
+def consume_limit(bootstrap: str, topic: str, batch: int = 1000) -> dict:
+    """Path A: consume the whole topic in batches and ``orjson.loads`` every value."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "kendali-bench-limit",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    parts = partitions(bootstrap, topic)
+    consumer.assign([TopicPartition(topic, p, -2) for p in parts])
+    left, count, first = set(parts), 0, None
+    while left:
+        msgs = consumer.consume(batch, 0.1)
+        if msgs and first is None:
+            first = time.perf_counter()
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                orjson.loads(msg.value())
+                count += 1
+            elif err.code() == KafkaError._PARTITION_EOF:
+                left.discard(msg.partition())
+            else:
+                raise KafkaException(err)
+    elapsed = time.perf_counter() - (first or time.perf_counter())
+    consumer.close()
+    return {"count": count, "seconds": elapsed, "rps": count / elapsed if elapsed else 0.0}

@@ -1,0 +1,157 @@
+"""Dataflows of the throughput benchmark, built in each Bytewax process from a JSON config.
+
+``python -m bytewax.run "benchmarks.throughput_paths:flow('cfg.json', 0)"`` builds path
+
+* ``B``: Kendali's production city flow (:func:`flows.city.build_flow`, production sinks:
+  Redis incidents and series, Kafka alerts and dead letters) on the synthetic city, reading
+  every input topic like production does;
+* ``C``: the common pattern, ``KafkaSource`` -> ``map`` decode -> ``key_on`` detector ->
+  ``stateful_map`` with a river ``GaussianScorer`` per detector;
+* ``D``: the same with a river ``HalfSpaceTrees`` per detector (Bytewax's ML examples).
+
+The Kafka source is wrapped to stop at the topic end (``tail=False``) or at a deadline, and to
+note when its first message arrived; at exit each process writes what it read and emitted, those
+times and its peak memory to ``<stats>-<proc>.json`` for the orchestrator.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import resource
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import bytewax.operators as op
+import orjson
+from bytewax.connectors.kafka import KafkaSource
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from prometheus_client import REGISTRY
+from river.anomaly import GaussianScorer, HalfSpaceTrees
+
+from benchmarks.throughput_data import base_city, synthetic_city
+from kendali.settings import Settings
+
+__all__ = ["flow"]
+
+_STATS: dict[str, Any] = {"read": 0, "out": 0, "first": None}
+
+
+class _BoundedPart(StatefulSourcePartition):
+    def __init__(self, inner: StatefulSourcePartition, seconds: float | None):
+        self.inner = inner
+        self.seconds = seconds
+
+    def next_batch(self) -> list:
+        first = _STATS["first"]
+        if self.seconds is not None and first and time.time() > first + self.seconds:
+            raise StopIteration
+        batch = self.inner.next_batch()
+        if batch:
+            _STATS["read"] += len(batch)
+            _STATS["first"] = first or time.time()
+        return batch
+
+    def next_awake(self) -> datetime | None:
+        return self.inner.next_awake()
+
+    def snapshot(self) -> Any:
+        return self.inner.snapshot()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _Bounded(FixedPartitionedSource):
+    """A Kafka source that ends at the topic end, or ``seconds`` after its first message."""
+
+    def __init__(self, inner: KafkaSource, seconds: float | None):
+        self.inner = inner
+        self.seconds = seconds
+
+    def list_parts(self) -> list[str]:
+        return self.inner.list_parts()
+
+    def build_part(self, step_id: str, for_part: str, resume_state: Any) -> _BoundedPart:
+        return _BoundedPart(self.inner.build_part(step_id, for_part, resume_state), self.seconds)
+
+
+class _CountPart(StatelessSinkPartition):
+    def write_batch(self, items: list) -> None:
+        _STATS["out"] += len(items)
+
+
+class _CountSink(DynamicSink):
+    """Null sink counting what reaches it (paths C and D)."""
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _CountPart:
+        return _CountPart()
+
+
+def _gaussian(model: GaussianScorer | None, reading: dict) -> tuple[GaussianScorer, float]:
+    model = model or GaussianScorer()
+    y = reading["occupancy"]
+    score = model.score_one(None, y)
+    model.learn_one(None, y)
+    return model, score
+
+
+_LIMITS = {"occupancy": (0.0, 100.0), "speed": (0.0, 120.0), "volume": (0.0, 60.0)}
+
+
+def _trees(model: HalfSpaceTrees | None, reading: dict) -> tuple[HalfSpaceTrees, float]:
+    model = model or HalfSpaceTrees(seed=42, limits=_LIMITS)
+    x = {name: reading[name] for name in _LIMITS}
+    score = model.score_one(x)
+    model.learn_one(x)
+    return model, score
+
+
+def _model_flow(name: str, source: _Bounded, mapper) -> Dataflow:
+    flow = Dataflow(f"bench_{name}")
+    messages = op.input("in", flow, source)
+    decoded = op.map("decode", messages, lambda m: orjson.loads(m.value))
+    keyed = op.key_on("key", decoded, lambda r: r["detector_id"])
+    op.output("out", op.stateful_map("score", keyed, mapper), _CountSink())
+    return flow
+
+
+def _kendali_flow(cfg: dict, source: _Bounded, settings: Settings) -> Dataflow:
+    from flows.city import build_flow
+
+    city = synthetic_city(base_city(), cfg["detectors"], cfg["seed"])
+    return build_flow(settings, source=source, city=city)
+
+
+def _write_stats(cfg: dict, proc: int, settings: Settings) -> None:
+    topic = settings.topics.traffic
+    stats = dict(_STATS, end=time.time(), peak_rss=resource.getrusage(resource.RUSAGE_SELF)[2])
+    stats["peak_rss"] *= 1024
+    for name, metric in (("decoded", "messages_decoded"), ("dead", "messages_deadlettered")):
+        value = REGISTRY.get_sample_value(f"kendali_{metric}_total", {"topic": topic})
+        stats[name] = int(value or 0)
+    Path(f"{cfg['stats']}-{proc}.json").write_text(json.dumps(stats))
+
+
+def flow(config: str, proc: int = 0) -> Dataflow:
+    """The dataflow of the path named in the JSON ``config`` file, for process ``proc``."""
+    cfg = json.loads(Path(config).read_text())
+    settings = Settings().with_overrides(cfg["env"])
+    topics = list(settings.input_topics()) if cfg["path"] == "B" else [settings.topics.traffic]
+    kafka = KafkaSource(
+        [settings.kafka.bootstrap],
+        topics,
+        tail=cfg.get("tail", False),
+        add_config=settings.kafka.config,
+        batch_size=settings.flow.batch_size,
+        raise_on_errors=False,
+    )
+    source = _Bounded(kafka, cfg.get("seconds"))
+    atexit.register(_write_stats, cfg, proc, settings)
+    if cfg["path"] == "B":
+        return _kendali_flow(cfg, source, settings)
+    return _model_flow(cfg["path"], source, _gaussian if cfg["path"] == "C" else _trees)

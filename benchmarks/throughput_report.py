@@ -1,0 +1,105 @@
+"""The throughput benchmark's human outputs: a markdown summary and a PNG bar chart.
+
+>>> r = {"limit_rps": 100.0, "kendali_rps": 50.0, "common_rps": 25.0, "examples_rps": 5.0,
+...      "paths": {}, "workers": {"1": 50.0, "2": 90.0}}
+>>> rows(r)[1]
+('B Kendali (real flow, 1 process)', 50.0, 0.5)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["chart", "markdown", "rows"]
+
+
+def rows(result: dict) -> list[tuple[str, float, float]]:
+    """(label, readings/s, fraction of the limit) per measured configuration."""
+    limit = result["limit_rps"] or 1.0
+    workers = result["workers"]
+    named = [
+        ("A limit (confluent-kafka + orjson)", result["limit_rps"]),
+        ("B Kendali (real flow, 1 process)", result["kendali_rps"]),
+        ("B Kendali (real flow, 2 processes)", workers.get("2")),
+        ("C common (GaussianScorer per detector)", result["common_rps"]),
+        ("D examples (HalfSpaceTrees per detector)", result["examples_rps"]),
+    ]
+    return [(label, rps, rps / limit) for label, rps in named if rps is not None]
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.0f}{unit}" if abs(value) >= 100 else f"{value:,.2f}{unit}"
+    return f"{value:,}{unit}"
+
+
+def markdown(result: dict) -> str:
+    """The summary table and the method, as ``throughput.md``."""
+    m, lat, sizes = result["machine"], result["latency_ms"], result["sizes"]
+    mem = result["peak_rss_mb"]
+    lines = [
+        "# Throughput: the ATCS path against the Kafka client's limit",
+        "",
+        "| path | readings/s | × limit | peak RSS (MB) |",
+        "|---|---:|---:|---:|",
+    ]
+    for (label, rps, frac), key in zip(rows(result), ("A", "B1", "B2", "C", "D"), strict=False):
+        lines.append(f"| {label} | {_fmt(rps)} | {frac:.3f} | {_fmt(mem.get(key))} |")
+    probe = ", ".join(f"{n} detectors: {_fmt(v)}/s" for n, v in result["examples_probe"].items())
+    lines += [
+        "",
+        f"- B/A = **{result['kendali_vs_limit']:.3f}** (target ≥ 0.8), "
+        f"B/C = **{result['kendali_vs_common']:.2f}** (target ≥ 2.5), "
+        f"B/D = **{result['kendali_vs_examples']:.1f}**",
+        f"- D by detector count: {probe}",
+        f"- 2 processes / 1 process: **{result['scaling']:.2f}×** (target ≥ 1.7)",
+        f"- event-to-incident latency at {_fmt(lat.get('rate'))} readings/s (50 % of B): "
+        f"p50 {_fmt(lat['p50'], ' ms')}, p95 {_fmt(lat['p95'], ' ms')}, "
+        f"p99 {_fmt(lat['p99'], ' ms')} over {lat.get('n', 0)} incidents (target p99 ≤ 500 ms)",
+        "- state per detector (pickled bank / detectors): "
+        f"{_fmt(result['state_bytes_per_detector'])} B at {sizes['detectors']:,} detectors, "
+        f"{_fmt(result['state_bytes_per_detector_100k'])} B at "
+        f"{sizes['state_detectors']:,} (target ≤ 2 KB at 100,000)",
+        *(
+            f"- incidents identical with 1 and 2 processes, readings keyed by {keys}: "
+            f"**{same['identical']}** ({same['incidents']} incidents, {same['versions']} versions, "
+            f"same ids: {same['same_ids']})"
+            for keys, same in result["identity"].items()
+        ),
+        "",
+        f"Method: {sizes['readings']:,} readings from {sizes['detectors']:,} synthetic detectors "
+        f"in one topic of {sizes['partitions']} partitions, pre-loaded; B, C, D measured for at "
+        f"most {_fmt(sizes['seconds'])} s each after their first message. "
+        f"Machine: {m['cpus']} vCPU {m['cpu']}, Python {m['python']}, bytewax {m['bytewax']}, "
+        f"confluent-kafka {m['confluent_kafka']} (librdkafka {m['librdkafka']}), "
+        f"river {m['river']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(result: dict, path: Path) -> None:
+    """Horizontal bars of readings/s per configuration, the 80 % of the limit target marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = rows(result)
+    labels = [label for label, _, _ in data][::-1]
+    values = [rps for _, rps, _ in data][::-1]
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)
+    colors = ["#c44e52" if label.startswith("B") else "#7a7a7a" for label in labels]
+    bars = ax.barh(labels, values, color=colors)
+    ax.bar_label(bars, [f"{v:,.0f}/s" for v in values], padding=3, fontsize=8)
+    ax.axvline(0.8 * result["limit_rps"], color="k", ls="--", lw=0.8)
+    ax.text(0.8 * result["limit_rps"], -0.6, " 80 % of limit", fontsize=7, va="bottom")
+    ax.set_xscale("log")
+    ax.set_xlabel("readings per second (log scale)")
+    ax.set_title(f"ATCS readings/s, {result['sizes']['detectors']:,} detectors", fontsize=10)
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,198 @@
+"""Running the benchmark's dataflows as Bytewax processes and collecting what they report.
+
+Each run writes a JSON config, starts ``processes`` ``python -m bytewax.run`` children (a
+``-i/-a`` cluster when more than one, recovery on for path B as in production) and combines the
+per-process statistics written by :mod:`benchmarks.throughput_paths`: the rate is what the
+processes decoded (B) or scored (C, D) divided by the time from the first message read by any
+process to the end of the last one, so Python and Kafka start-up are not counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import orjson
+import redis
+
+from kendali.processes import init_recovery, server_env
+from kendali.settings import Settings
+from kendali.store import Keys
+
+__all__ = [
+    "digest",
+    "free_ports",
+    "incident_log",
+    "machine",
+    "run_flow",
+    "start_flow",
+    "stop",
+    "write_config",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports nobody listens on right now."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def write_config(name: str, path: str, settings: Settings, workdir: Path, **extra) -> Path:
+    """The JSON config :func:`benchmarks.throughput_paths.flow` reads; ``extra``: detectors,
+    seed, seconds (stop that long after the first message), tail (keep reading at the end)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = {"path": path, "env": settings.to_env(), "stats": str(workdir / name), **extra}
+    cfg_file = workdir / f"{name}.json"
+    cfg_file.write_text(json.dumps(cfg))
+    return cfg_file
+
+
+def run_flow(
+    name: str,
+    path: str,
+    settings: Settings,
+    workdir: Path,
+    *,
+    processes: int = 1,
+    timeout: float = 900,
+    **extra,
+) -> dict:
+    """Run path ``path`` to the topic end (or for ``seconds``) and return its statistics."""
+    cfg_file = write_config(name, path, settings, workdir, **extra)
+    children = start_flow(path, cfg_file, processes, settings)
+    started = time.time()
+    try:
+        for child in children:
+            child.wait(max(1.0, timeout - (time.time() - started)))
+    finally:
+        stop(children)
+    failed = [c.returncode for c in children if c.returncode]
+    if failed:
+        log = (workdir / f"{name}-0.log").read_text(errors="replace")[-1500:]
+        raise RuntimeError(f"{name}: bytewax exited with {failed}: {log}")
+    parts = [json.loads((workdir / f"{name}-{i}.json").read_text()) for i in range(processes)]
+    return _combine(parts)
+
+
+def stop(children: list[subprocess.Popen]) -> None:
+    """Kill what is still running (a tailing flow never ends by itself)."""
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def start_flow(
+    path: str, cfg_file: Path, processes: int, settings: Settings
+) -> list[subprocess.Popen]:
+    """Start the processes of one run (``cfg_file`` written by :func:`run_flow`)."""
+    addresses = ";".join(f"127.0.0.1:{p}" for p in free_ports(processes))
+    recovery = cfg_file.with_name(f"{cfg_file.stem}-recovery")
+    if path == "B":
+        flow = dataclasses.replace(settings.flow, recovery_dir=str(recovery))
+        init_recovery(dataclasses.replace(settings, flow=flow), fresh=True)
+    out = []
+    for proc in range(processes):
+        call = f"benchmarks.throughput_paths:flow({str(cfg_file)!r}, {proc})"
+        argv = [sys.executable, "-m", "bytewax.run", call]
+        if processes > 1:
+            argv += ["-i", str(proc), "-a", addresses]
+        if path == "B":
+            flow = settings.flow
+            argv += ["-r", str(recovery), "-s", str(flow.snapshot_interval_s)]
+            argv += ["-b", str(flow.backup_interval_s)]
+        out.append(_spawn(argv, cfg_file.with_name(f"{cfg_file.stem}-{proc}.log"), settings))
+    return out
+
+
+def _spawn(argv: list[str], log_file: Path, settings: Settings) -> subprocess.Popen:
+    log = log_file.open("wb")
+    env = server_env(settings)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=log_file.parent
+    )
+
+
+def _combine(parts: list[dict]) -> dict:
+    firsts = [p["first"] for p in parts if p["first"]]
+    seconds = max(p["end"] for p in parts) - min(firsts) if firsts else 0.0
+    done = sum(p["decoded"] or p["out"] for p in parts)
+    return {
+        "read": sum(p["read"] for p in parts),
+        "processed": done,
+        "dead": sum(p["dead"] for p in parts),
+        "seconds": round(seconds, 3),
+        "rps": done / seconds if seconds else 0.0,
+        "peak_rss": max(p["peak_rss"] for p in parts),
+    }
+
+
+def incident_log(url: str, prefix: str) -> list[dict]:
+    """Every incident version in the alert stream, in order, with the stream entry time (ms)."""
+    client = redis.Redis.from_url(url)
+    out = []
+    for entry_id, fields in client.xrange(Keys(prefix).alerts):
+        incident = orjson.loads(fields[b"incident"])
+        incident["_entry_ms"] = int(entry_id.split(b"-")[0])
+        out.append(incident)
+    client.close()
+    return out
+
+
+def digest(log: list[dict]) -> str:
+    """Order-free fingerprint of incident versions (the entry times left out).
+
+    >>> digest([{"id": "a", "version": 1, "_entry_ms": 5}]) == digest([{"id": "a", "version": 1}])
+    True
+    """
+    rows = sorted(
+        orjson.dumps({k: v for k, v in i.items() if k != "_entry_ms"}, option=orjson.OPT_SORT_KEYS)
+        for i in log
+    )
+    return hashlib.sha256(b"\n".join(rows)).hexdigest()
+
+
+def _cpu_model() -> str:
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor()
+
+
+def _librdkafka() -> str:
+    import confluent_kafka
+
+    return confluent_kafka.libversion()[0]
+
+
+def machine() -> dict:
+    """Hardware and software the numbers were measured on."""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "bytewax": version("bytewax"),
+        "confluent_kafka": version("confluent-kafka"),
+        "librdkafka": _librdkafka(),
+        "river": version("river"),
+        "numpy": version("numpy"),
+    }
