@@ -150,7 +150,10 @@ def run_stream(city: City, reports: list[Complaint], params: ReportParams) -> li
     """Reports in time order through locate, report_key and one bank per group, as the flow."""
     banks: dict[str, ReportBank] = {}
     out: list[Signal] = []
-    for c in sorted(reports, key=lambda c: (c.ts, c.id)):
+    step = max(len(reports) // 10, 50_000)
+    for n, c in enumerate(sorted(reports, key=lambda c: (c.ts, c.id)), start=1):
+        if n % step == 0:
+            print(f"  {n}/{len(reports)} reports streamed", file=sys.stderr)
         if isinstance(locate(c, city), str):
             continue
         key = report_key(c)

@@ -286,7 +286,7 @@ class _Group:
             return None
         return best[0], [pool[i] for i in np.flatnonzero(best[1])], best[2], best[3]
 
-    def rescore(self, cl: _Cluster, plane: _Plane, now: datetime) -> None:
+    def rescore(self, cl: _Cluster, now: datetime) -> None:
         """Significance of a cluster as it stands: its count against its area and duration."""
         cx, cy = cl.centre()
         radius = max([math.hypot(r.x - cx, r.y - cy) for r in cl.reports] + [min(self.p.radii_m)])
@@ -368,7 +368,7 @@ class ReportBank:
         if cl is not None:
             cl.reports.append(rep)
             cl.new = [rep.id]
-            group.rescore(cl, self.plane, rep.ts)
+            group.rescore(cl, rep.ts)
             return [self._signal(group, cl, "update", rep.ts)]
         found = group.scan(rep)
         if found is not None and found[0] < group.threshold(rep.ts):
@@ -382,7 +382,7 @@ class ReportBank:
         taken = {id(r) for r in cl.reports}
         group.pending = [r for r in group.pending if id(r) not in taken]
         group.clusters.append(cl)
-        group.rescore(cl, self.plane, rep.ts)
+        group.rescore(cl, rep.ts)
         cl.new = [r.id for r in cl.reports]
         return [self._signal(group, cl, "open", rep.ts)]
 
