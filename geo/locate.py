@@ -78,7 +78,7 @@ def locate(complaint: Complaint, city: City) -> Located | str:
         if point is not None:
             how = "place" if complaint.place.strip().lower() in city.places else "zone"
             return Located(point[0], point[1], city.zone_of(*point), how)
-    name = _name_in_text(city, complaint.text or "")
+    name = _name_in_text(city, f"{complaint.place or ''} {complaint.text or ''}")
     if name is not None:
         point = city.place(name)
         return Located(point[0], point[1], city.zone_of(*point), "text")

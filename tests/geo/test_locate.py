@@ -60,3 +60,8 @@ def test_hull_buffer_is_in_metres():
     assert 190 < width_m < 201
     with pytest.raises(ValueError):
         buffered_hull([], 10)
+
+
+def test_known_name_inside_a_free_address(city):
+    loc = locate(report(place="Jl. Jend. Sudirman dekat Lapangan Merdeka no. 3"), city)
+    assert loc.how == "text" and (loc.lon, loc.lat) == city.places["lapangan merdeka"]
