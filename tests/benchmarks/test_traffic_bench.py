@@ -51,7 +51,7 @@ def test_labelled_incidents_are_detected_quickly_without_false_alarms(tmp_path, 
     assert lab["mean_time_to_detect_intervals"] <= 3
     alerts = list(csv.DictReader((out / "alerts.csv").open()))
     assert {a["key"] for a in alerts if a["state"] == "open"} == {"atcs:D1", "atcs:D2", "atcs:D3"}
-    assert "detected 3/3 (100%)" in capsys.readouterr().out
+    assert "detected 3/3 visible (100%" in capsys.readouterr().out
 
 
 def test_missing_input_is_a_one_line_error(tmp_path, capsys):
@@ -68,8 +68,18 @@ def test_evaluate_counts_late_and_unrelated_alerts():
         return Signal("traffic", "incident", "traffic_incident", key, "e", "open",
                       t + timedelta(minutes=minutes), 0, 0, 1, "Minor", "x")  # fmt: skip
 
-    labels = [traffic.Labelled("A", t, t + timedelta(minutes=30))]
+    labels = [traffic.Labelled(("A",), t, t + timedelta(minutes=30), t)]
     got = traffic.evaluate(
         [sig("atcs:A", 10), sig("atcs:A", 300), sig("atcs:B", 5)], labels, 2, 300
     )
     assert (got["detected"], got["false_alarms"], got["mean_time_to_detect_intervals"]) == (1, 2, 2)
+
+
+def test_simulated_crashes_are_labelled_with_visibility_and_detected(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert traffic.main(["--sim", "3", "--crashes", "3", "--days", "2", "--out", str(out)]) == 0
+    lab = json.loads((out / "traffic_sim.json").read_text())["3"]["labelled"]
+    assert lab["incidents"] == 3 and 1 <= lab["visible"] <= 3
+    assert lab["detection_rate"] >= 0.9 and lab["false_alarms_per_detector_day"] <= 0.2
+    assert lab["mean_time_to_detect_intervals"] <= 3
+    assert "| 3 | 3 |" in capsys.readouterr().out
