@@ -66,25 +66,31 @@ class Broadcaster:
         self.stream = stream
         self.subscribers: set[Subscriber] = set()
         self.task: asyncio.Task | None = None
+        self.stopping = False
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name="alert-broadcaster")
 
     async def stop(self) -> None:
+        """Stop reading. redis-py may turn the cancellation of a blocked ``XREAD`` into a
+        connection error, which the loop would retry, so a flag ends the loop as well."""
+        self.stopping = True
         if self.task:
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(self.task, timeout=5)
 
     async def _run(self) -> None:
         last = None
-        while True:
+        while not self.stopping:
             try:
                 if last is None:
                     newest = await self.client.xrevrange(self.stream, count=1)
                     last = newest[0][0].decode() if newest else "0-0"
                 reply = await self.client.xread({self.stream: last}, block=1000, count=1000)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                if self.stopping:
+                    return
                 log.warning("alert stream unreadable (%s); retrying", exc)
                 await asyncio.sleep(1.0)
                 continue

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 import redis
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
             await broadcaster.stop()
             await client.aclose()
             if getattr(app.state, "publisher", None) is not None:
-                app.state.publisher.flush()
+                await asyncio.to_thread(app.state.publisher.flush, 5.0)
 
     app = FastAPI(
         title="Kendali",
