@@ -60,3 +60,18 @@ def test_windowed_gaussian_reproduces_its_published_score(tmp_path):
     assert nab.main([*args, "--detectors", "windowedGaussian"]) == 0
     scores = json.loads((tmp_path / "nab.json").read_text())["scores"]["windowedGaussian"]
     assert round(scores["standard"]["score"], 2) == 47.39
+
+
+@pytest.mark.skipif(not NAB.is_dir(), reason=f"NAB data not found at {NAB}")
+def test_kendali_beats_the_published_numenta_score_on_the_shared_files(tmp_path):
+    args = [
+        str(NAB / "data"),
+        str(tmp_path),
+        "--labels",
+        str(NAB / "labels" / "combined_windows.json"),
+    ]
+    assert nab.main([*args, "--detectors", "kendali"]) == 0
+    scores = json.loads((tmp_path / "nab.json").read_text())["scores"]["kendali"]
+    assert scores["standard"]["score"] > 78.4
+    assert scores["reward_low_FP_rate"]["score"] > 73.1
+    assert scores["reward_low_FN_rate"]["score"] > 82.3
