@@ -28,9 +28,9 @@ finds its cluster significant.
 >>> bank = ReportBank(load_city(Settings().city))
 >>> t0 = datetime(2026, 11, 27, 8, 0, tzinfo=timezone(timedelta(hours=8)))
 >>> calls = [Complaint(f"c{i}", "112", t0 + timedelta(minutes=2 * i), "banjir",
-...                    lat=-1.2735 + 0.0003 * i, lon=116.8365) for i in range(4)]
+...                    lat=-1.2735 + 0.0003 * i, lon=116.8365) for i in range(5)]
 >>> [(s.state, s.category, s.details["count"]) for s in bank.process(calls)]
-[('open', 'flood', 3), ('update', 'flood', 4)]
+[('open', 'flood', 4), ('update', 'flood', 5)]
 >>> [s.state for s in bank.tick(t0 + timedelta(hours=3))]
 ['clear']
 """
@@ -69,6 +69,8 @@ class ReportParams:
     prior_reports: float = 20.0
     half_life_days: float = 28.0
     prior_tests_per_day: float = 5000.0
+    warmup_reports: int = 300
+    warmup_decades: float = 4.0
     attach_radius_m: float = 500.0
     quiet_min: float = 60.0
     hull_buffer_m: float = 50.0
@@ -233,15 +235,18 @@ class _Group:
         self.clusters: list[_Cluster] = []
         self.first_ts: datetime | None = None
         self.tests = 0
+        self.learned = 0
 
     def threshold(self, now: datetime) -> float:
-        """Per-cylinder p-value that allows one false cluster per ``recurrence_days``."""
-        days = (now - (self.first_ts or now)).total_seconds() / 86400
-        per_day = (self.tests + self.p.prior_tests_per_day) / (days + 1.0)
-        return 1.0 / (self.p.recurrence_days * per_day)
+        """Per-cylinder p-value that allows one false cluster per ``recurrence_days``; a cold
+        baseline (fewer than ``warmup_reports`` learned) demands up to ``warmup_decades`` orders
+        of magnitude more, since it cannot yet know the hot spots."""
+        cold = max(0.0, 1.0 - self.learned / self.p.warmup_reports) * self.p.warmup_decades
+        return 10.0**-cold / (self.p.recurrence_days * self.tests_per_day(now))
 
     def tests_per_day(self, now: datetime) -> float:
-        return 1.0 / (self.threshold(now) * self.p.recurrence_days)
+        days = (now - (self.first_ts or now)).total_seconds() / 86400
+        return (self.tests + self.p.prior_tests_per_day) / (days + 1.0)
 
     def forget(self, now: datetime) -> None:
         horizon = now - timedelta(minutes=max(self.p.windows_min))
@@ -249,6 +254,7 @@ class _Group:
         while self.unlearned and self.unlearned[0].ts < horizon:
             old = self.unlearned.popleft()
             self.baseline.learn(old.x, old.y, old.ts)
+            self.learned += 1
         self.pending = [r for r in self.pending if r.ts >= horizon]
 
     def city_count(self, since: datetime) -> int:
