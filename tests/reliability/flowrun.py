@@ -54,10 +54,11 @@ def publish(settings: Settings, messages: list[Message]) -> None:
     producer.flush()
 
 
-def flow_child(settings: Settings, log: Path, *, recovery: bool = True) -> Child:
-    """The city dataflow as a child process (not started); recovery store initialised."""
+def flow_child(settings: Settings, log: Path, *, recovery: bool = True, fresh=False) -> Child:
+    """The city dataflow as a child process (not started); recovery store initialised (wiped
+    first if ``fresh``)."""
     if recovery:
-        init_recovery(settings)
+        init_recovery(settings, fresh=fresh)
     argv = flow_command(settings, recovery=recovery)
     return Child("dataflow", argv, server_env(settings), log, cwd=ROOT)
 
