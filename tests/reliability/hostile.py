@@ -185,12 +185,18 @@ ALWAYS_BAD_TOKENS = tuple(t for t in RAW_TOKENS if t not in (b"-0", b"1E-400", b
 
 
 def malformed_values(
-    n: int, seed: int, valid: bytes, strict: tuple[str, ...], big: int = 5 * 1024 * 1024
+    n: int,
+    seed: int,
+    valid: bytes,
+    strict: tuple[str, ...],
+    big: int = 5 * 1024 * 1024,
+    times: tuple[str, ...] = HOSTILE_TS,
 ) -> list[bytes]:
     """``n`` malformed message values, seeded, cycling through every kind of damage the issue
     lists (random bytes, truncated JSON, wrong types, huge numbers, NaN/inf, unicode tricks in
     the ``strict`` fields (timestamps, numbers), timestamps in 1970 and 2100, duplicate keys, a
-    few payloads of ``big`` bytes); none of them is a valid record.
+    few payloads of ``big`` bytes); none of them is a valid record. ``times`` are the bad
+    timestamps (a decoder without a time window accepts 1970).
 
     >>> ok = b'{"ts": "2026-11-27T08:00:00+00:00", "v": 1}'
     >>> vals = malformed_values(14, 1, ok, ("ts", "v"), big=100)
@@ -206,8 +212,8 @@ def malformed_values(
         lambda: to_json({**obj, rng.choice(keys): rng.choice([[], {}, True])}),
         lambda: to_json({**obj, rng.choice(keys): Raw(rng.choice(ALWAYS_BAD_TOKENS))}),
         lambda: to_json({**obj, rng.choice(strict): rng.choice(UNICODE)}),
-        lambda: to_json({**obj, "ts": rng.choice(HOSTILE_TS)}),
-        lambda: to_json([*obj.items(), ("ts", rng.choice(HOSTILE_TS))]),
+        lambda: to_json({**obj, "ts": rng.choice(times)}),
+        lambda: to_json([*obj.items(), ("ts", rng.choice(times))]),
         lambda: to_json(rng.choice([[obj], "text", 42, None])),
         lambda: to_json({**obj, "schema": rng.choice([0, 2, "1", 1.5])}),
         lambda: b"\xff\xfe" + valid,
