@@ -225,7 +225,10 @@ class TrafficBank:
         return []
 
     def _maybe_update(self, slot: int, r: TrafficReading, x, usual) -> list[Signal]:
-        sev, cat = self._signals.severity(float(self._z[slot]), x, usual), self._category(slot)
+        sev, cat = (
+            self._signals.severity(float(self._z[slot]), x, usual),
+            self._category(slot, x, usual),
+        )
         if sev == self._sev[slot] and cat == self._cat[slot]:
             return []
         return [self._emit(slot, r, x, usual, "update")]
@@ -233,13 +236,17 @@ class TrafficBank:
     def _emit(self, slot: int, r: TrafficReading, x, usual, state: str) -> Signal:
         z = float(self._z[slot])
         self._sev[slot] = self._signals.severity(z, x, usual)
-        self._cat[slot] = self._category(slot)
+        self._cat[slot] = self._category(slot, x, usual)
         return self._signals.incident(
             r, x, usual, z, state, int(self._open[slot]), int(self._sev[slot]), int(self._cat[slot])
         )
 
-    def _category(self, slot: int) -> int:
-        """0 unconfirmed incident, 1 confirmed by a normal downstream, 2 congestion (queue)."""
+    def _category(self, slot: int, x: np.ndarray, usual: np.ndarray) -> int:
+        """Code in :data:`~detectors.traffic_signals.CATEGORIES`: 0 unconfirmed incident,
+        1 confirmed by a normal downstream, 2 queue from downstream; count-only detectors
+        say only 3 more or 4 fewer vehicles than usual."""
+        if np.isnan(x[OCC]) and np.isnan(x[SPEED]):
+            return 3 if x[VOL] > usual[VOL] else 4
         down = self.detectors[self._ids[slot]].downstream
         dslot = self._slot.get(down) if down else None
         if dslot is None or self._last_ts[dslot] == 0 or self._faults.code[dslot]:

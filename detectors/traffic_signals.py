@@ -33,6 +33,8 @@ CATEGORIES = (
     ("Possible incident", "traffic_incident", "Possible"),
     ("Incident (traffic normal downstream)", "traffic_incident", "Likely"),
     ("Congestion (queue from downstream)", "congestion", "Likely"),
+    ("Unusual flow (more vehicles than usual)", "congestion", "Possible"),
+    ("Unusual flow (fewer vehicles than usual)", "traffic_incident", "Possible"),
 )
 _UNITS = (("occupancy", "%"), ("speed", " km/h"), ("flow", " veh/h"))
 

@@ -151,3 +151,18 @@ def test_state_fits_two_kilobytes_per_detector():
 
 def test_corridors_group_linked_detectors():
     assert corridors(CITY | {"Q": det("Q")}) == {"U": "D", "D": "D", "Q": "Q"}
+
+
+def test_count_only_detectors_report_unusual_flow():
+    bank = TrafficBank({"C": det("C")}, TZ)
+    rng = np.random.default_rng(4)
+    vol = lambda i: 60.0 + rng.normal(0, 4)  # noqa: E731
+    train = [TrafficReading("C", "XC", "NB", T0 + i * STEP, 300, vol(i), None, None)
+             for i in range(8 * DAY)]  # fmt: skip
+    assert bank.process(train) == []
+    surge = [TrafficReading("C", "XC", "NB", T0 + i * STEP, 300, 200.0, None, None)
+             for i in range(8 * DAY, 8 * DAY + 2)]  # fmt: skip
+    out = bank.process(surge)
+    assert [(s.category, s.certainty) for s in out] == [("congestion", "Possible")]
+    assert out[0].explanation.startswith("Unusual flow (more vehicles than usual) at Simpang C")
+    assert "flow 2400 veh/h vs usual 7" in out[0].explanation
