@@ -14,7 +14,7 @@ export function sensorsOf(evidence) {
 }
 
 const FIELDS = { "atcs:": ["occupancy", "speed"], "gauge:": ["level_cm", "rain_mm"] };
-const UNITS = { occupancy: "%", speed: "km/j", level_cm: "cm", rain_mm: "mm", volume: "" };
+const UNITS = { occupancy: "%", speed: "km/h", level_cm: "cm", rain_mm: "mm", volume: "" };
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -81,8 +81,8 @@ export class Details {
     for (const ref of inc.evidence) evidence.append(el("li", "", ref));
     const sparks = el("div", "sparks");
     const history = el("ol", "history");
-    this.panel.replaceChildren(head, facts, el("h4", "", t.t.sensors), sparks,
-      el("h4", "", t.t.evidence), evidence, el("h4", "history-title", t.t.history), history);
+    this.panel.replaceChildren(head, facts, el("h4", "", t.t.sensors), sparks, el("h4", "", t.t.evidence), evidence);
+    if (this.hasHistory) this.panel.append(el("h4", "", t.t.history), history);
     this.panel.hidden = false;
     this.loadSparks(inc, sparks, token);
     this.loadHistory(inc, history, token);

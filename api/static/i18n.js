@@ -30,6 +30,7 @@ const LABELS = {
     signals: "Sinyal",
     filter: "Filter",
     outside: "luar wilayah",
+    legend: { detector: "Detektor ATCS", gauge: "Pos duga air", rain: "Pos hujan", flood: "Rawan banjir" },
     status: {
       new: "baru", acknowledged: "diterima", dispatched: "dikirim", resolved: "selesai",
       closed: "ditutup", merged: "digabung", false_alarm: "alarm palsu",
@@ -69,6 +70,7 @@ const LABELS = {
     signals: "Signals",
     filter: "Filter",
     outside: "outside zones",
+    legend: { detector: "ATCS detector", gauge: "River gauge", rain: "Rain gauge", flood: "Flood-prone area" },
     status: {
       new: "new", acknowledged: "acknowledged", dispatched: "dispatched", resolved: "resolved",
       closed: "closed", merged: "merged", false_alarm: "false alarm",

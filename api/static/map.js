@@ -148,8 +148,8 @@ export class CityMap {
     const x = this.x(inc.lon);
     const y = this.y(inc.lat);
     const g = svg("g", { class: cls, transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`, "data-id": inc.id, tabindex: "-1" });
-    g.append(svg("circle", { class: "halo", r: 22 }), svg("circle", { class: "dot", r: 15 }));
-    g.append(svg("use", { href: iconOf(inc.category), x: -10, y: -10, width: 20, height: 20, class: "glyph" }));
+    g.append(svg("circle", { class: "halo", r: 26 }), svg("circle", { class: "dot", r: 18 }));
+    g.append(svg("use", { href: iconOf(inc.category), x: -12, y: -12, width: 24, height: 24, class: "glyph" }));
     g.append(svg("title", {}, inc.explanation));
     g.addEventListener("click", () => this.onSelect(inc.id));
     this.layers.incidents.append(g);

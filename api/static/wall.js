@@ -7,7 +7,7 @@ import { Details, sensorsOf } from "./details.js";
 import { CLOSED, Feed, IncidentStore, SEVERITY_RANK } from "./feed.js";
 import { I18n } from "./i18n.js";
 import { getJson, Live } from "./live.js";
-import { CityMap } from "./map.js";
+import { CityMap, svg } from "./map.js";
 import { Tiles } from "./tiles.js";
 
 const params = new URLSearchParams(location.search);
@@ -24,6 +24,7 @@ class Cue {
     this.muted = localStorage.getItem("kendali.muted") === "1";
     this.audio = null;
     button.addEventListener("click", () => this.toggle());
+    banner.addEventListener("click", () => { banner.hidden = true; });
     // Browsers allow sound only after a user gesture: unlock the audio context on the first one.
     document.addEventListener("pointerdown", () => this.context(), { once: true });
     this.paint();
@@ -181,9 +182,30 @@ class Wall {
     this.i18n.apply();
     $("lang").textContent = this.i18n.lang === "id" ? "EN" : "ID";
     $("clock-tz").textContent = this.i18n.tzName();
+    this.renderLegend();
     this.render();
     this.tiles.render();
     if (this.details.current) this.details.show(this.details.current);
+  }
+
+  /** Severity colours and map symbols, in the current language. */
+  renderLegend() {
+    const t = this.i18n;
+    const item = (cls, shape, label) => {
+      const li = document.createElement("li");
+      li.className = cls;
+      li.append(svg("svg", { viewBox: "-10 -10 20 20", "aria-hidden": "true" }, shape), label);
+      return li;
+    };
+    const items = ["Extreme", "Severe", "Moderate", "Minor"].map((sev) =>
+      item(`incident sev-${sev}`, svg("circle", { class: "dot", r: 8 }), t.severity(sev)));
+    items.push(
+      item("", svg("rect", { class: "detector", x: -4, y: -4, width: 8, height: 8 }), t.t.legend.detector),
+      item("", svg("path", { class: "gauge river", d: "M0,-8L7,5L-7,5Z" }), t.t.legend.gauge),
+      item("", svg("path", { class: "gauge rain", d: "M0,-8L7,5L-7,5Z" }), t.t.legend.rain),
+      item("", svg("rect", { class: "flood-area", x: -8, y: -6, width: 16, height: 12 }), t.t.legend.flood),
+    );
+    $("legend").replaceChildren(...items);
   }
 
   tick() {

@@ -12,13 +12,18 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from kendali.processes import Child, api_command, server_env
+from kendali.records import Incident
+from sinks.redis_incidents import RedisIncidentSink
+from sinks.redis_series import RedisSeriesSink, SensorPoint
 from tests.support import ROOT, free_port, wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -169,3 +174,99 @@ def api(isolated_settings, tmp_path):
     server = Api(isolated_settings, tmp_path / "api.log").start()
     yield server
     server.stop()
+
+
+SCENES = [
+    ("fire", "Extreme", "Balikpapan Kota", 116.835, -1.272, ["damkar", "police", "health"]),
+    ("flood", "Severe", "Balikpapan Tengah", 116.869, -1.247, ["bpbd", "dishub", "satpolpp"]),
+    ("congestion", "Moderate", "Balikpapan Selatan", 116.880, -1.262, ["dishub", "police"]),
+    ("traffic_accident", "Severe", "Balikpapan Kota", 116.842, -1.2705, ["police", "dishub"]),
+    ("fallen_tree", "Minor", "Balikpapan Utara", 116.860, -1.205, ["bpbd", "dishub", "pupr"]),
+]
+EVIDENCE = {
+    "fire": ["report:R-101", "report:R-102"],
+    "flood": ["gauge:AMPAL-MTH@{ts}", "gauge:AMPAL-HULU@{ts}"],
+    "congestion": ["atcs:BPN-A02-EB@{ts}"],
+    "traffic_accident": ["atcs:BPN-A01-EB@{ts}", "atcs:BPN-A02-EB@{ts}"],
+}
+
+
+def incident(
+    n: int, version: int = 1, *, scene: int | None = None, status: str = "new"
+) -> Incident:
+    """Test incident ``INC-WALL-<n>`` (scene ``n`` mod 5), first seen ``3 n`` minutes ago."""
+    category, severity, zone, lon, lat, agencies = SCENES[
+        n % len(SCENES) if scene is None else scene
+    ]
+    now = datetime.now(UTC)
+    ts = now.isoformat()
+    return Incident(
+        id=f"INC-WALL-{n:03d}",
+        version=version,
+        kind="incident",
+        category=category,
+        status=status,
+        severity=severity,
+        urgency="Immediate",
+        certainty="Likely",
+        lat=lat + 0.002 * (n // len(SCENES)),
+        lon=lon,
+        zone=zone,
+        agencies=tuple(agencies),
+        evidence=tuple(e.format(ts=ts) for e in EVIDENCE.get(category, [])),
+        sources=("test",),
+        first_seen=now - timedelta(minutes=3 * n),
+        last_seen=now,
+        score=0.9,
+        explanation=f"{category.replace('_', ' ').title()} #{n} near {zone}",
+    )
+
+
+class Injector:
+    """Writes incidents, sensor series and freshness through the real sinks' partitions."""
+
+    def __init__(self, settings):
+        url, prefix = settings.redis.url, settings.redis.prefix
+        self.incidents = RedisIncidentSink(url, prefix).build("wall-test", 0, 1)
+        self.series = RedisSeriesSink(url, prefix, min_gap_s=0.0).build("wall-test", 0, 1)
+
+    def write(self, *items: Incident) -> None:
+        self.incidents.write_batch(list(items))
+
+    def sensors(self) -> None:
+        """One hour of five-minute readings for the sensors named in the evidence."""
+        now = time.time()
+        for k in range(12, -1, -1):
+            ts = now - 300 * k
+            self.series.write_batch(
+                [
+                    SensorPoint(
+                        "atcs",
+                        f"atcs:BPN-A0{d}-EB",
+                        ts,
+                        {"occupancy": 12 + 4 * (12 - k) * d, "speed": 48 - 3 * (12 - k)},
+                    )
+                    for d in (1, 2)
+                ]
+                + [
+                    SensorPoint(
+                        "hydromet",
+                        f"gauge:{g}",
+                        ts - 3600 * 3,
+                        {"level_cm": 120 + 9 * (12 - k), "rain_mm": 4.0},
+                    )
+                    for g in ("AMPAL-MTH", "AMPAL-HULU")
+                ]
+            )
+
+    def close(self) -> None:
+        self.incidents.close()
+        self.series.close()
+
+
+@pytest.fixture
+def inject(isolated_settings):
+    """Writes into the test's Redis prefix through the sinks' own partitions (their Lua upsert)."""
+    injector = Injector(isolated_settings)
+    yield injector
+    injector.close()
