@@ -44,8 +44,7 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
         finally:
             await broadcaster.stop()
             await client.aclose()
-            if getattr(app.state, "publisher", None) is not None:
-                await asyncio.to_thread(app.state.publisher.flush, 5.0)
+            await asyncio.to_thread(app.state.kendali.flush_publisher)
 
     app = FastAPI(
         title="Kendali",

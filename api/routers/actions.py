@@ -117,13 +117,6 @@ async def _plan(state: AppState, caller: Caller, inc: dict, body: ActionIn) -> l
     ]
 
 
-def _publisher(request: Request, state: AppState) -> KafkaPublisher:
-    pub = getattr(request.app.state, "action_publisher", None)
-    if pub is None:
-        pub = request.app.state.action_publisher = KafkaPublisher(state.settings)
-    return pub
-
-
 def _send(pub: KafkaPublisher, actions: list[Action]) -> None:
     for action in actions:
         pub("actions", action.incident_id.encode(), encode(action))
@@ -174,7 +167,7 @@ async def act(
     _authorise(caller, inc)
     actions = await _plan(state, caller, inc, body)
     try:
-        await asyncio.to_thread(_send, _publisher(request, state), actions)
+        await asyncio.to_thread(_send, state.publisher(), actions)
     except Exception as exc:  # the broker's errors are many; all mean "not recorded"
         raise HTTPException(503, f"action not recorded, actions topic unavailable: {exc}") from None
     previous = {inc["id"]: inc}

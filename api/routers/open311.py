@@ -24,7 +24,6 @@ from detectors.categories import CATEGORIES
 from kendali.codec import encode
 from kendali.pseudonym import pseudonymise
 from kendali.records import Complaint
-from sources.publish import KafkaPublisher
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -136,13 +135,6 @@ def complaint_from_request(fields: dict, state, now: datetime) -> Complaint:
     )
 
 
-def _publisher(request: Request) -> KafkaPublisher:
-    app = request.app
-    if getattr(app.state, "publisher", None) is None:
-        app.state.publisher = KafkaPublisher(app.state.kendali.settings)
-    return app.state.publisher
-
-
 @router.post("/requests.json", status_code=201)
 async def create_request(request: Request, state: State):
     """Create a service request (GeoReport v2): answers its ``service_request_id``."""
@@ -150,7 +142,7 @@ async def create_request(request: Request, state: State):
         complaint = complaint_from_request(await _fields(request), state, datetime.now(UTC))
     except IntakeError as exc:
         return _error(exc.code, exc.description)
-    publisher = _publisher(request)
+    publisher = state.publisher()
     try:
         publisher("complaints", complaint.id.encode(), encode(complaint))
         await asyncio.to_thread(publisher.flush, 10.0)
