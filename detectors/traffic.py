@@ -61,6 +61,7 @@ class TrafficParams:
 
     z_open: float = 4.0
     persist: int = 2
+    window: int = 3
     clear_after: int = 3
     silence_s: int = 900
     relearn_after_s: int = 3 * 3600
@@ -129,7 +130,7 @@ class TrafficBank:
         self._last_ts = np.zeros(n, np.int64)
         self._interval = np.full(n, 300, np.int32)
         self._z = np.zeros(n, np.float32)
-        self._run_bad = np.zeros(n, np.int16)
+        self._recent = np.zeros(n, np.uint8)
         self._run_good = np.zeros(n, np.int16)
         self._cand = np.zeros(n, np.int64)
         self._open = np.zeros(n, np.int64)
@@ -205,16 +206,13 @@ class TrafficBank:
 
     def _incident(self, slot: int, r: TrafficReading, x: np.ndarray, usual) -> list[Signal]:
         p, z, epoch = self.params, float(self._z[slot]), int(r.ts.timestamp())
-        if z >= p.z_open:
-            self._run_good[slot] = 0
-            if self._run_bad[slot] == 0:
-                self._cand[slot] = epoch
-            self._run_bad[slot] += 1
-        else:
-            self._run_bad[slot] = 0
-            self._run_good[slot] += 1
+        bad = z >= p.z_open
+        if bad and not self._recent[slot]:
+            self._cand[slot] = epoch
+        self._recent[slot] = ((int(self._recent[slot]) << 1) | bad) & ((1 << p.window) - 1)
+        self._run_good[slot] = 0 if bad else self._run_good[slot] + 1
         if not self._open[slot]:
-            if self._run_bad[slot] >= p.persist:
+            if int(self._recent[slot]).bit_count() >= p.persist:
                 self._open[slot] = self._cand[slot]
                 return [self._emit(slot, r, x, usual, "open")]
             return []
@@ -257,7 +255,7 @@ class TrafficBank:
 
     def _close_incident(self, slot: int, ts: datetime) -> list[Signal]:
         start = int(self._open[slot])
-        self._run_bad[slot] = self._run_good[slot] = 0
+        self._recent[slot] = self._run_good[slot] = 0
         if not start:
             return []
         self._open[slot] = 0

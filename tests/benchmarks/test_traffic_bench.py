@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks import traffic
 
@@ -83,3 +84,15 @@ def test_simulated_crashes_are_labelled_with_visibility_and_detected(tmp_path, c
     assert lab["detection_rate"] >= 0.9 and lab["false_alarms_per_detector_day"] <= 0.2
     assert lab["mean_time_to_detect_intervals"] <= 3
     assert "| 3 | 3 |" in capsys.readouterr().out
+
+
+NAB = Path(traffic.Settings().data_dir) / "nab"
+
+
+@pytest.mark.skipif(not NAB.is_dir(), reason=f"NAB data not found at {NAB}")
+def test_nab_traffic_windows_as_incidents(tmp_path, capsys):
+    assert traffic.main(["--nab", str(NAB), "--out", str(tmp_path)]) == 0
+    runs = json.loads((tmp_path / "traffic_nab.json").read_text())
+    assert len(runs) == 7 and sum(r["labelled"]["incidents"] for r in runs.values()) == 14
+    assert sum(r["labelled"]["detected"] for r in runs.values()) >= 9
+    assert "| **all** | 14 | 14 |" in capsys.readouterr().out

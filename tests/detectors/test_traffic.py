@@ -166,3 +166,12 @@ def test_count_only_detectors_report_unusual_flow():
     assert [(s.category, s.certainty) for s in out] == [("congestion", "Possible")]
     assert out[0].explanation.startswith("Unusual flow (more vehicles than usual) at Simpang C")
     assert "flow 2400 veh/h vs usual 7" in out[0].explanation
+
+
+def test_stop_and_go_two_bad_of_three_opens(trained):
+    bank = pickle.loads(trained)
+    i0 = 14 * DAY + 150
+    rng = np.random.default_rng(8)
+    out = bank.process([reading("U", i0, 75, 6, 15), reading("U", i0 + 1, *normal(i0 + 1, rng))])
+    out += bank.process([reading("U", i0 + 2, 78, 5, 15)])
+    assert [(s.state, s.episode[-14:]) for s in out] == [("open", "12:30:00+08:00")]
