@@ -1,5 +1,5 @@
-// The figure tiles: open incidents per agency, last-hour count, median time to acknowledge (from
-// /api/kpis when that endpoint exists), and data freshness per source with a stale warning.
+// The figure tiles: open incidents per agency with their median time to acknowledge (from /api/kpis
+// when the API has it), last-hour count, and data freshness per source with a stale warning.
 
 import { getJson } from "./live.js";
 
@@ -11,21 +11,16 @@ function el(tag, cls, text) {
 }
 
 /**
- * A median time to acknowledge (seconds) from whatever /api/kpis returns: the first number whose
- * key path mentions "ack" and "median" or "p50", searched breadth-first (overall before per agency).
+ * Median seconds to acknowledge per agency from /api/kpis
+ * ({agencies: {damkar: {to_acknowledge: {n, median_s, p90_s}, ...}}}); agencies without one are left out.
  */
-export function medianAckSeconds(kpis) {
-  const queue = [[kpis, ""]];
-  while (queue.length) {
-    const [node, path] = queue.shift();
-    if (node === null || typeof node !== "object") continue;
-    for (const [key, value] of Object.entries(node)) {
-      const here = `${path}.${key}`.toLowerCase();
-      if (typeof value === "number" && /ack/.test(here) && /median|p50/.test(here)) return value;
-      if (typeof value === "object") queue.push([value, here]);
-    }
+export function ackByAgency(kpis) {
+  const out = {};
+  for (const [agency, row] of Object.entries(kpis?.agencies || {})) {
+    const median = row?.to_acknowledge?.median_s;
+    if (Number.isFinite(median)) out[agency] = median;
   }
-  return null;
+  return out;
 }
 
 export class Tiles {
@@ -35,7 +30,7 @@ export class Tiles {
     this.hasKpis = hasKpis;
     this.figures = null;
     this.freshness = null;
-    this.tta = null;
+    this.tta = {};
   }
 
   async refresh() {
@@ -47,7 +42,7 @@ export class Tiles {
     this.freshness = freshness;
     if (this.hasKpis) {
       const kpis = await getJson("/api/kpis").catch(() => null);
-      this.tta = kpis ? medianAckSeconds(kpis) : null;
+      this.tta = ackByAgency(kpis);
     }
     this.render();
   }
@@ -63,14 +58,15 @@ export class Tiles {
     const out = [];
     const f = this.figures;
     out.push(this.tile(t.t.lastHour, f ? String(f.last_hour) : "–", "big"));
-    if (this.tta !== null) out.push(this.tile(t.t.tta, t.age(this.tta), "big"));
     const agencies = el("div", "tile wide");
-    agencies.append(el("span", "tile-label", t.t.openByAgency));
+    const hasTta = Object.keys(this.tta).length > 0;
+    agencies.append(el("span", "tile-label", hasTta ? `${t.t.openByAgency} · ${t.t.tta}` : t.t.openByAgency));
     const grid = el("div", "agency-grid");
     const counts = Object.entries(f?.open_by_agency || {}).sort((a, b) => b[1] - a[1]);
     for (const [code, n] of counts) {
       const cell = el("span", "agency");
       cell.append(el("b", "", String(n)), el("span", "", code));
+      if (code in this.tta) cell.append(el("span", "tta", `⏱ ${t.age(this.tta[code])}`));
       grid.append(cell);
     }
     if (!counts.length) grid.append(el("span", "muted", "0"));

@@ -64,7 +64,7 @@ def assert_only_loopback(browser) -> None:
     assert external == [], f"the page reached beyond the API: {external}"
 
 
-def test_wall_shows_live_incidents_without_errors(browser, api, inject, artefacts):
+def test_wall_shows_live_incidents_without_errors(api, browser, inject, artefacts):
     inject.sensors()
     inject.write(*(incident(n) for n in range(1, 5)))
     reply = open_wall(browser, api, "?lang=en")
@@ -96,6 +96,9 @@ def test_wall_shows_live_incidents_without_errors(browser, api, inject, artefact
     freshness = browser.evaluate("document.querySelector('.freshness').textContent")
     assert "ATCS" in freshness and "STALE" in freshness  # hydromet readings are 3 h old
 
+    kpis = "{agencies: {damkar: {to_acknowledge: {median_s: 42}}, police: {to_acknowledge: {}}}}"
+    tta = browser.evaluate(f"import('/wall/tiles.js').then(m => m.ackByAgency({kpis}))")
+    assert tta == {"damkar": 42}
     browser.call("click", selector="#cue")  # a click dismisses the cue
     assert browser.evaluate("document.getElementById('cue').hidden")
     errors = [m for m in browser.call("log")["console"] if m["type"] in ("error", "pageerror")]
@@ -107,7 +110,7 @@ def test_wall_shows_live_incidents_without_errors(browser, api, inject, artefact
     assert_only_loopback(browser)
 
 
-def test_wall_resumes_after_api_restart_with_each_alert_once(browser, api, inject, artefacts):
+def test_wall_resumes_after_api_restart_with_each_alert_once(api, browser, inject, artefacts):
     inject.write(incident(1), incident(2))
     open_wall(browser, api, "?kiosk=1")
     assert (
@@ -145,3 +148,25 @@ def test_wall_resumes_after_api_restart_with_each_alert_once(browser, api, injec
         + [f"{inc.id}@1" for inc in missed]
     )
     assert_only_loopback(browser)
+
+
+def test_wall_language_switch_and_agency_filter(api, browser, inject):
+    inject.write(incident(0), incident(1), incident(2))
+    open_wall(browser, api, "?agency=damkar&layout=feed")
+    assert browser.evaluate("document.querySelector('.pane-title').textContent").startswith(
+        "Insiden"
+    )
+    browser.call("click", selector="#lang")
+    assert browser.evaluate("document.querySelector('.pane-title').textContent").startswith(
+        "Incidents"
+    )
+    assert browser.evaluate("getComputedStyle(document.getElementById('map-pane')).display") == (
+        "none"
+    )
+    assert browser.evaluate(
+        "[...document.querySelectorAll('#feed .row')].map(r => r.dataset.id)"
+    ) == ["INC-WALL-000"]
+    inject.write(incident(5), incident(6))  # a fire (damkar) and a flood (not damkar)
+    browser.wait("!!document.querySelector('#feed [data-id=\"INC-WALL-005\"]')", 2, "the fire")
+    time.sleep(0.3)
+    assert rows(browser, "INC-WALL-006") == 0, "the agency filter reaches the live stream"
