@@ -39,6 +39,7 @@ __all__ = [
     "read_wide",
     "replay",
     "scats_detectors",
+    "write_detectors_csv",
 ]
 
 MELBOURNE = ZoneInfo("Australia/Melbourne")
@@ -98,6 +99,19 @@ def _linked(det: Detector, dets: dict[str, Detector]) -> Detector:
     up = min(ahead)[1] if ahead else None
     down = min(behind)[1] if behind else None
     return dataclasses.replace(det, upstream=up, downstream=down)
+
+
+def write_detectors_csv(detectors: dict[str, Detector], path: str | Path) -> int:
+    """Write a registry in a city folder's ``detectors.csv`` format (see ``cities/balikpapan``),
+    so that a SCATS export can be loaded as a city; returns the number of rows."""
+    names = [f.name for f in dataclasses.fields(Detector)]
+    header = [n if n != "id" else "detector_id" for n in names]
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for det in detectors.values():
+            writer.writerow(["" if getattr(det, n) is None else getattr(det, n) for n in names])
+    return len(detectors)
 
 
 def read_wide(path: str | Path, tz: tzinfo = MELBOURNE) -> list[TrafficReading]:

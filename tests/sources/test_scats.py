@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -71,3 +72,22 @@ def test_real_export_maps_onto_its_registry():
     assert linked and all(dets[d.upstream].downstream for d in linked)
     rs = scats.read_wide(SCATS / "scats_volume_15min_wide.csv")
     assert len(rs) > 390_000 and {r.detector_id for r in rs} <= set(dets)
+
+
+@pytest.mark.skipif(not SCATS.is_dir(), reason=f"SCATS export not found at {SCATS}")
+def test_registry_round_trips_through_a_city_detectors_csv(tmp_path):
+    from kendali.city import load_city
+
+    dets = scats.scats_detectors(SCATS / "scats_locations.csv")
+    assert scats.write_detectors_csv(dets, tmp_path / "detectors.csv") == 139
+    ring = [[144.9, -37.95], [145.2, -37.95], [145.2, -37.75], [144.9, -37.75], [144.9, -37.95]]
+    zone = {"type": "Feature", "properties": {"nama": "Boroondara", "kode": "B"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}  # fmt: skip
+    (tmp_path / "zones.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [zone]})
+    )
+    files = '[files]\ndetectors = "detectors.csv"\nzones = "zones.geojson"\n'
+    (tmp_path / "city.toml").write_text(
+        f'name = "Boroondara"\ntimezone = "Australia/Melbourne"\n{files}'
+    )
+    assert load_city(tmp_path).detectors == dets
