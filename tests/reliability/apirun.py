@@ -63,17 +63,18 @@ class AlertWriter:
         self.keys = Keys(settings.redis.prefix)
         self.upsert = self.client.register_script(UPSERT_LUA)
 
-    def write(self, incident_id: str, version: int, agencies=("damkar",)) -> bytes:
-        """Upsert one version; returns the JSON written."""
+    def write(self, incident_id: str, version: int, extra: dict | None = None) -> float:
+        """Upsert one version (routed to damkar, JSON plus ``extra``); returns the write time."""
         body = orjson.dumps(
-            {"id": incident_id, "version": version, "agencies": list(agencies), "zone": "z1"}
+            {"id": incident_id, "version": version, "agencies": ["damkar"], **(extra or {})}
         )
         k = self.keys
+        now = time.time()
         self.upsert(
             keys=[k.incident(incident_id), k.incidents, k.geo, k.alerts],
-            args=[incident_id, version, body, time.time(), 116.85, -1.25, 100_000],
+            args=[incident_id, version, body, now, 116.85, -1.25, 100_000],
         )
-        return body
+        return now
 
     def stream_ids(self) -> list[str]:
         return [raw.decode() for raw, _ in self.client.xrange(self.keys.alerts, "-", "+")]
