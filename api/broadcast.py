@@ -115,10 +115,12 @@ class Broadcaster:
                 cursor = raw_id.decode()
                 yield Entry(cursor, fields[b"incident"])
 
-    async def subscribe(self, after: str | None) -> AsyncIterator[Entry]:
+    async def subscribe(self, after: str | None) -> AsyncIterator[list[Entry]]:
         """Entries after ``after`` (catch-up from Redis), then live ones; ``None`` = live only.
 
-        An entry with an empty id means "your position is gone: reload, then resume".
+        Live entries come in batches of whatever queued up meanwhile, so a busy server writes
+        fewer, larger chunks instead of falling behind one entry at a time. An entry with an
+        empty id means "your position is gone: reload, then resume".
         """
         sub = Subscriber()
         self.subscribers.add(sub)
@@ -128,13 +130,16 @@ class Broadcaster:
                 async for entry in self._catch_up(after):
                     if entry.id:
                         sent = parse_id(entry.id)
-                    yield entry
+                    yield [entry]
             while True:
                 if sub.overflowed:
                     raise SlowClient("client too slow for the alert stream")
-                entry = await sub.queue.get()
-                if parse_id(entry.id) > sent:
-                    sent = parse_id(entry.id)
-                    yield entry
+                batch = [await sub.queue.get()]
+                while not sub.queue.empty():
+                    batch.append(sub.queue.get_nowait())
+                fresh = [entry for entry in batch if parse_id(entry.id) > sent]
+                if fresh:
+                    sent = parse_id(fresh[-1].id)
+                    yield fresh
         finally:
             self.subscribers.discard(sub)

@@ -32,9 +32,17 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        client = aioredis.Redis.from_url(
-            settings.redis.url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
+        # A blocking pool: a burst of requests (hundreds of wall clients reconnecting at once)
+        # waits for a free connection instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis.url,
+            max_connections=100,
+            timeout=5,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=10,
         )
+        client = aioredis.Redis(connection_pool=pool)
         keys = Keys(settings.redis.prefix)
         broadcaster = Broadcaster(client, keys.alerts)
         broadcaster.start()

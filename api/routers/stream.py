@@ -55,9 +55,10 @@ async def _events(
                     return
                 yield b": keep-alive\n\n"
                 continue
-            entry, pending = pending.result(), None
-            if _wanted(entry, agency, zone):
-                yield _frame(entry)
+            batch, pending = pending.result(), None
+            chunk = b"".join(_frame(entry) for entry in batch if _wanted(entry, agency, zone))
+            if chunk:
+                yield chunk
     except (SlowClient, StopAsyncIteration):
         return
     finally:
