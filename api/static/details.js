@@ -13,6 +13,7 @@ export function sensorsOf(evidence) {
   return out.slice(0, 4);
 }
 
+const MAX_EVIDENCE = 8;
 const FIELDS = { "atcs:": ["occupancy", "speed"], "gauge:": ["level_cm", "rain_mm"] };
 const UNITS = { occupancy: "%", speed: "km/h", level_cm: "cm", rain_mm: "mm", volume: "" };
 
@@ -78,10 +79,13 @@ export class Details {
     fact(t.t.lastSeen, t.dateTime(Date.parse(inc.last_seen)));
     fact(`${t.t.score} · ${t.t.signals}`, `${inc.score.toFixed(2)} · ${inc.signal_count}`);
     const evidence = el("ul", "evidence");
-    for (const ref of inc.evidence) evidence.append(el("li", "", ref));
+    for (const ref of inc.evidence.slice(-MAX_EVIDENCE)) evidence.append(el("li", "", ref));
+    if (inc.evidence.length > MAX_EVIDENCE) evidence.append(el("li", "muted", `+${inc.evidence.length - MAX_EVIDENCE}`));
     const sparks = el("div", "sparks");
     const history = el("ol", "history");
-    this.panel.replaceChildren(head, facts, el("h4", "", t.t.sensors), sparks, el("h4", "", t.t.evidence), evidence);
+    this.panel.replaceChildren(head, facts);
+    if (sensorsOf(inc.evidence).length) this.panel.append(el("h4", "", t.t.sensors), sparks);
+    this.panel.append(el("h4", "", t.t.evidence), evidence);
     if (this.hasHistory) this.panel.append(el("h4", "", t.t.history), history);
     this.panel.hidden = false;
     this.loadSparks(inc, sparks, token);

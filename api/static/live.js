@@ -45,6 +45,10 @@ export class Live {
 
   async start() {
     window.addEventListener("online", () => this.reconnectNow());
+    // A stream over a dead network can stay silently open: drop it and retry until back online.
+    window.addEventListener("offline", () => {
+      if (this.source) this.failed(new Error("offline"), () => this.connect());
+    });
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.downSince) this.reconnectNow();
     });

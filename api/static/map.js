@@ -158,6 +158,10 @@ export class CityMap {
     if (fresh) setTimeout(() => g.classList.remove("flash"), flashMs);
   }
 
+  clear() {
+    for (const id of [...this.markers.keys()]) this.remove(id);
+  }
+
   remove(id) {
     for (const el of this.markers.get(id) || []) el.remove();
     this.markers.delete(id);

@@ -119,6 +119,7 @@ class Wall {
 
   load(items) {
     this.store.clear();
+    this.map.clear();
     for (const inc of items) this.store.put(inc);
     for (const inc of items) this.map.upsert(inc);
     this.render();

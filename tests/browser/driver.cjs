@@ -17,6 +17,7 @@ const ARGS = [
 ];
 
 let browser = null;
+let context = null;
 let page = null;
 const requests = [];
 const consoleMessages = [];
@@ -24,7 +25,7 @@ const consoleMessages = [];
 const commands = {
   async launch({ width, height }) {
     browser = await chromium.launch({ executablePath: process.argv[2], headless: true, args: ARGS });
-    const context = await browser.newContext({ viewport: { width, height } });
+    context = await browser.newContext({ viewport: { width, height } });
     page = await context.newPage();
     page.on("request", (req) => requests.push(req.url()));
     page.on("console", (msg) => consoleMessages.push({ type: msg.type(), text: msg.text() }));
@@ -51,6 +52,10 @@ const commands = {
   },
   async evaluate({ expr }) {
     return page.evaluate(expr);
+  },
+  async offline({ on }) {
+    await context.setOffline(on);
+    return on;
   },
   async press({ key }) {
     await page.keyboard.press(key);

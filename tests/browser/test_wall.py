@@ -170,3 +170,21 @@ def test_wall_language_switch_and_agency_filter(api, browser, inject):
     browser.wait("!!document.querySelector('#feed [data-id=\"INC-WALL-005\"]')", 2, "the fire")
     time.sleep(0.3)
     assert rows(browser, "INC-WALL-006") == 0, "the agency filter reaches the live stream"
+
+
+def test_wall_reloads_when_its_position_was_trimmed(api, browser, inject, isolated_settings):
+    inject.write(incident(1))
+    open_wall(browser, api)
+    browser.call("offline", on=True)
+    browser.wait("!document.getElementById('banner').hidden", 10, "the network blip")
+    client = redis.Redis.from_url(isolated_settings.redis.url)
+    client.xtrim(Keys(isolated_settings.redis.prefix).alerts, maxlen=0)  # position gone
+    client.close()
+    inject.write(incident(20), incident(21))
+    browser.call("offline", on=False)
+    for n in (1, 20, 21):
+        browser.wait(f"!!document.querySelector('#feed [data-id=\"INC-WALL-{n:03d}\"]')", 5, n)
+    browser.wait("document.getElementById('banner').hidden", 5, "the reconnection")
+    assert [rows(browser, f"INC-WALL-{n:03d}") for n in (1, 20, 21)] == [1, 1, 1]
+    lists = [u for u in browser.call("log")["requests"] if "/api/incidents?" in u]
+    assert len(lists) == 2, "the reset event makes the page reload the list"
