@@ -1,5 +1,5 @@
 """Load: 500 wall clients on one API process each receive every alert of a 1,000-alert burst,
-in order, with p99 delivery under a second.
+in order, with p99 delivery under a second (the burst: 1,000 alerts written within one second).
 
 Clients are raw asyncio sockets in this process (parsing costs little next to the server's
 work). Alerts are written with the incident sink's Lua upsert, each stamped with its write
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
 CLIENTS = 500
 ALERTS = 1_000
-BURST_S = 5.0
+BURST_S = 1.0  # the burst: 1,000 alerts written within one second
 DEADLINE_S = 60.0
 SEQ = re.compile(rb'"seq":(\d+)')
 
