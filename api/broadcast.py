@@ -46,16 +46,32 @@ class SlowClient(Exception):
     """The subscriber's queue overflowed; it must reconnect and catch up from Redis."""
 
 
+#: Entries a subscriber may have queued before it counts as too slow.
+MAX_QUEUED = 20_000
+
+
 @dataclass(eq=False)
 class Subscriber:
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=20_000))
+    """One client's queue of entry batches (one batch per stream read, shared by all)."""
+
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    queued: int = 0
     overflowed: bool = False
 
-    def offer(self, entry: Entry) -> None:
-        try:
-            self.queue.put_nowait(entry)
-        except asyncio.QueueFull:
+    def offer(self, batch: list[Entry]) -> None:
+        if self.queued + len(batch) > MAX_QUEUED:
             self.overflowed = True
+            return
+        self.queued += len(batch)
+        self.queue.put_nowait(batch)
+
+    async def take(self) -> list[Entry]:
+        """Everything queued, waiting for at least one batch."""
+        batch = list(await self.queue.get())
+        while not self.queue.empty():
+            batch.extend(self.queue.get_nowait())
+        self.queued -= len(batch)
+        return batch
 
 
 class Broadcaster:
@@ -95,11 +111,10 @@ class Broadcaster:
                 await asyncio.sleep(1.0)
                 continue
             for _stream, entries in reply or []:
-                for raw_id, fields in entries:
-                    last = raw_id.decode()
-                    entry = Entry(last, fields[b"incident"])
-                    for sub in self.subscribers:
-                        sub.offer(entry)
+                batch = [Entry(raw_id.decode(), fields[b"incident"]) for raw_id, fields in entries]
+                last = batch[-1].id
+                for sub in self.subscribers:
+                    sub.offer(batch)
 
     async def _catch_up(self, after: str) -> AsyncIterator[Entry]:
         first = await self.client.xrange(self.stream, count=1)
@@ -134,12 +149,12 @@ class Broadcaster:
             while True:
                 if sub.overflowed:
                     raise SlowClient("client too slow for the alert stream")
-                batch = [await sub.queue.get()]
-                while not sub.queue.empty():
-                    batch.append(sub.queue.get_nowait())
-                fresh = [entry for entry in batch if parse_id(entry.id) > sent]
-                if fresh:
-                    sent = parse_id(fresh[-1].id)
-                    yield fresh
+                batch = await sub.take()
+                skip = 0  # live entries already sent during the catch-up come first
+                while skip < len(batch) and parse_id(batch[skip].id) <= sent:
+                    skip += 1
+                if skip < len(batch):
+                    sent = parse_id(batch[-1].id)
+                    yield batch[skip:]
         finally:
             self.subscribers.discard(sub)
