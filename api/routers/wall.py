@@ -45,6 +45,7 @@ STALE_INTERVALS = 3
 #: The tiles look this far back for open incidents (older ones have long been escalated).
 FIGURES_WINDOW_S = 24 * 3600
 FIGURES_MAX = 5000
+FIGURES_CACHE_S = 2.0
 
 
 def content_security_policy(tile_url: str = "") -> str:
@@ -238,8 +239,20 @@ def figures(incidents: list[dict], now: float) -> dict:
 
 
 @router.get("/api/wall/figures")
-async def get_figures(state: State) -> dict:
-    """Tile figures over incidents active in the last 24 hours (read from the incident index)."""
+async def get_figures(request: Request, state: State) -> dict:
+    """Tile figures over incidents active in the last 24 hours (read from the incident index).
+
+    Computed at most once per ``FIGURES_CACHE_S`` per API process, however many walls ask.
+    """
+    cached = getattr(request.app.state, "wall_figures", None)
+    if cached and time.monotonic() - cached[0] < FIGURES_CACHE_S:
+        return cached[1]
+    result = await _figures_now(state)
+    request.app.state.wall_figures = (time.monotonic(), result)
+    return result
+
+
+async def _figures_now(state: State) -> dict:
     now = time.time()
     r, keys = state.redis, state.keys
     ids = await r.zrevrangebyscore(

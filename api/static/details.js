@@ -3,12 +3,17 @@
 import { getJson } from "./live.js";
 import { iconOf, svg } from "./map.js";
 
-/** Sensors named by evidence references ("atcs:BPN-A01-EB@2026-...", "gauge:AMPAL-MTH@..."). */
+/**
+ * Sensors named by evidence references, in order of appearance: "atcs:BPN-A01-EB@2026-...",
+ * "gauge:AMPAL-MTH@..." and episode ids like "gauge:AMPAL-MTH:flood:20261127T161000Z" all name a
+ * sensor; "report:<id>" and bare ids do not.
+ */
 export function sensorsOf(evidence) {
   const out = [];
   for (const ref of evidence || []) {
-    const [sensor] = ref.split("@");
-    if ((sensor.startsWith("atcs:") || sensor.startsWith("gauge:")) && !out.includes(sensor)) out.push(sensor);
+    const match = /^(atcs|gauge):([^:@]+)/.exec(ref);
+    const sensor = match && `${match[1]}:${match[2]}`;
+    if (sensor && !out.includes(sensor)) out.push(sensor);
   }
   return out.slice(0, 4);
 }
@@ -98,8 +103,11 @@ export class Details {
       if (token !== this.token) return;
       const row = el("div", "spark-row");
       row.append(el("span", "spark-sensor", sensor.split(":")[1]));
-      const fields = FIELDS[sensor.slice(0, sensor.indexOf(":") + 1)] || [];
-      for (const field of fields) row.append(sparkline(series?.points || [], field));
+      const points = series?.points || [];
+      const fields = FIELDS[sensor.slice(0, sensor.indexOf(":") + 1)]
+        .filter((f) => points.some((p) => Number.isFinite(p.values[f])));
+      for (const field of fields) row.append(sparkline(points, field));
+      if (!fields.length) row.append(el("span", "muted", this.i18n.t.noData));
       box.append(row);
     }
   }

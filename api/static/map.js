@@ -26,34 +26,73 @@ export function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** [west, south, east, north] around some (lon, lat) points, widened by `pad` of its size. */
+export function extentOf(points, pad = 0.12) {
+  const lons = points.map((p) => p[0]);
+  const lats = points.map((p) => p[1]);
+  const [w, e, s, n] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  const dx = Math.max(e - w, 0.01) * pad;
+  const dy = Math.max(n - s, 0.01) * pad;
+  return [w - dx, s - dy, e + dx, n + dy];
+}
+
 export class CityMap {
+  /** The view fits what the city watches (sensors, flood areas) and every incident shown. */
   constructor(root, city, onSelect) {
     this.root = root;
     this.city = city;
     this.onSelect = onSelect;
-    const [west, south, east, north] = city.bbox;
-    this.lon0 = city.center[0];
-    this.lat0 = city.center[1];
-    this.kx = Math.cos((this.lat0 * Math.PI) / 180);
-    this.scale = WIDTH / ((east - west) * this.kx);
-    this.x0 = this.x(west);
-    this.y0 = this.y(north);
-    const height = (north - south) * this.scale;
-    root.setAttribute("viewBox", `0 0 ${WIDTH} ${height.toFixed(1)}`);
+    this.incidents = new Map();
     this.markers = new Map();
     this.layers = {};
     for (const name of ["tiles", "zones", "areas", "sensors", "incidentAreas", "incidents", "labels"]) {
       this.layers[name] = root.appendChild(svg("g", { class: `layer-${name}` }));
     }
+    this.fit(this.watchedExtent());
+  }
+
+  watchedExtent() {
+    const c = this.city;
+    const points = [...c.detectors.features, ...c.gauges.features].map((f) => f.geometry.coordinates);
+    for (const area of c.flood_areas.features) {
+      for (const poly of this.polygons(area.geometry)) points.push(...poly[0]);
+    }
+    if (!points.length) return c.bbox;
+    return extentOf(points);
+  }
+
+  /** Project `extent` onto a WIDTH-wide view, then redraw the city and the incidents. */
+  fit(extent) {
+    const [west, south, east, north] = extent;
+    this.extent = extent;
+    this.lon0 = (west + east) / 2;
+    this.lat0 = (south + north) / 2;
+    this.kx = Math.cos((this.lat0 * Math.PI) / 180);
+    this.scale = WIDTH / ((east - west) * this.kx);
+    this.x0 = 0;
+    this.y0 = 0;
+    [this.x0, this.y0] = [this.x(west), this.y(north)];
+    this.root.setAttribute("viewBox", `0 0 ${WIDTH} ${((north - south) * this.scale).toFixed(1)}`);
+    for (const layer of Object.values(this.layers)) layer.replaceChildren();
+    this.markers.clear();
     this.drawCity();
+    for (const inc of this.incidents.values()) this.draw(inc, false);
+  }
+
+  /** Widen the view when an incident falls outside it. */
+  include(lon, lat) {
+    const [w, s, e, n] = this.extent;
+    if (lon > w && lon < e && lat > s && lat < n) return false;
+    this.fit(extentOf([[w, s], [e, n], [lon, lat]], 0.05));
+    return true;
   }
 
   x(lon) {
-    return (lon - this.lon0) * this.kx * this.scale - (this.x0 || 0);
+    return (lon - this.lon0) * this.kx * this.scale - this.x0;
   }
 
   y(lat) {
-    return -(lat - this.lat0) * this.scale - (this.y0 || 0);
+    return -(lat - this.lat0) * this.scale - this.y0;
   }
 
   path(rings) {
@@ -110,7 +149,7 @@ export class CityMap {
   }
 
   drawTiles(template) {
-    const [west, south, east, north] = this.city.bbox;
+    const [west, south, east, north] = this.extent;
     const zoom = Math.max(0, Math.min(18, Math.round(Math.log2((360 / (east - west)) * 4))));
     const n = 2 ** zoom;
     const tx = (lon) => ((lon + 180) / 360) * n;
@@ -135,6 +174,13 @@ export class CityMap {
 
   /** Add or redraw an incident's marker (and its area polygon, if it has one). */
   upsert(inc, { fresh = false, flashMs = 30000 } = {}) {
+    this.incidents.set(inc.id, inc);
+    if (this.include(inc.lon, inc.lat)) this.select(this.selected, this.selectedSensors);
+    const g = this.draw(inc, fresh);
+    if (fresh) setTimeout(() => g.classList.remove("flash"), flashMs);
+  }
+
+  draw(inc, fresh) {
     this.remove(inc.id);
     const sev = `sev-${inc.severity}`;
     const closed = ["resolved", "closed", "merged", "false_alarm"].includes(inc.status);
@@ -155,11 +201,13 @@ export class CityMap {
     this.layers.incidents.append(g);
     parts.push(g);
     this.markers.set(inc.id, parts);
-    if (fresh) setTimeout(() => g.classList.remove("flash"), flashMs);
+    if (inc.id === this.selected) for (const el of parts) el.classList.add("selected");
+    return g;
   }
 
   clear() {
     for (const id of [...this.markers.keys()]) this.remove(id);
+    this.incidents.clear();
   }
 
   remove(id) {
@@ -169,6 +217,8 @@ export class CityMap {
 
   /** Mark the selected incident and the sensors behind its evidence. */
   select(id, sensors = []) {
+    this.selected = id;
+    this.selectedSensors = sensors;
     for (const el of this.root.querySelectorAll(".selected")) el.classList.remove("selected");
     for (const el of this.markers.get(id) || []) el.classList.add("selected");
     for (const sensor of sensors) {

@@ -22,18 +22,13 @@ class Cue {
     this.banner = banner;
     this.i18n = i18n;
     this.muted = localStorage.getItem("kendali.muted") === "1";
-    this.audio = null;
+    this.beeps = 0;
+    // Browsers start audio suspended until a user gesture (unless a kiosk allows autoplay).
+    this.audio = new AudioContext();
+    document.addEventListener("pointerdown", () => this.audio.resume().catch(() => {}), { once: true });
     button.addEventListener("click", () => this.toggle());
     banner.addEventListener("click", () => { banner.hidden = true; });
-    // Browsers allow sound only after a user gesture: unlock the audio context on the first one.
-    document.addEventListener("pointerdown", () => this.context(), { once: true });
     this.paint();
-  }
-
-  context() {
-    this.audio = this.audio || new AudioContext();
-    if (this.audio.state === "suspended") this.audio.resume().catch(() => {});
-    return this.audio;
   }
 
   toggle() {
@@ -48,8 +43,9 @@ class Cue {
   }
 
   beep() {
-    if (this.muted || !this.audio || this.audio.state !== "running") return;
+    if (this.muted || this.audio.state !== "running") return;
     const ctx = this.audio;
+    this.beeps += 1;
     for (const [i, freq] of [880, 660, 880].entries()) {
       const osc = ctx.createOscillator();
       const gain = ctx.createGain();

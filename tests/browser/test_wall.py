@@ -85,6 +85,7 @@ def test_wall_shows_live_incidents_without_errors(api, browser, inject, artefact
     record(artefacts, "incident_to_screen_s", appear_s)
     assert browser.evaluate("document.querySelector('#feed .row').dataset.id") == "INC-WALL-000"
     assert browser.evaluate("!document.getElementById('cue').hidden")
+    assert browser.evaluate("window.kendaliWall.cue.beeps") == 1
     assert browser.evaluate("!!document.querySelector('#map .incident.flash')")
 
     # keyboard: arrows move the selection, Enter opens the details with sparklines
@@ -99,8 +100,22 @@ def test_wall_shows_live_incidents_without_errors(api, browser, inject, artefact
     kpis = "{agencies: {damkar: {to_acknowledge: {median_s: 42}}, police: {to_acknowledge: {}}}}"
     tta = browser.evaluate(f"import('/wall/tiles.js').then(m => m.ackByAgency({kpis}))")
     assert tta == {"damkar": 42}
+    refs = [
+        "gauge:AMPAL-HULU:flood:20261127T161000Z",
+        "baf4a97b56ec",
+        "gauge:AMPAL-HULU@2026-11-28T00:00:00+08:00",
+        "report:R-1",
+        "atcs:BPN-A01-EB@2026-11-28T00:00:00+08:00",
+    ]
+    sensors = browser.evaluate(f"import('/wall/details.js').then(m => m.sensorsOf({refs}))")
+    assert sensors == ["gauge:AMPAL-HULU", "atcs:BPN-A01-EB"]
     browser.call("click", selector="#cue")  # a click dismisses the cue
     assert browser.evaluate("document.getElementById('cue').hidden")
+    browser.call("click", selector="#mute")
+    inject.write(incident(5))  # another Extreme fire, muted: seen but not heard
+    browser.wait("!document.getElementById('cue').hidden", 2, "the muted cue")
+    assert browser.evaluate("window.kendaliWall.cue.beeps") == 1
+    browser.call("click", selector="#cue")
     errors = [m for m in browser.call("log")["console"] if m["type"] in ("error", "pageerror")]
     assert errors == []
     for width, height in ((1920, 1080), (3840, 2160)):
