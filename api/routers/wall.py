@@ -24,7 +24,14 @@ from api.deps import State
 from kendali.city import City
 from kendali.codec import parse_ts
 
-__all__ = ["OPEN_STATUSES", "content_security_policy", "figures", "freshness_rows", "router"]
+__all__ = [
+    "OPEN_STATUSES",
+    "city_json",
+    "content_security_policy",
+    "figures",
+    "freshness_rows",
+    "router",
+]
 
 router = APIRouter(tags=["wall"])
 
@@ -33,9 +40,8 @@ MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
 }
-ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(js|css|svg)$")
+ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(js|css)$")
 
 #: Incident states that still need someone's attention (counted on the agency tiles).
 OPEN_STATUSES = frozenset({"new", "acknowledged", "dispatched"})

@@ -8,6 +8,7 @@ only drives ``/usr/bin/chromium``. Tests are skipped, with the reason, only when
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from tests.support import ROOT, free_port, wait_until
 
 HERE = Path(__file__).resolve().parent
 CACHE = ROOT / ".kendali" / "browser-node"
+NODE_MAJOR = 20  # what the pinned playwright-core asks for (package-lock.json "engines")
 
 
 def _run(argv: list[str], what: str, **kwargs) -> None:
@@ -52,17 +54,25 @@ def _apt_install(binary: str, package: str) -> str:
     return shutil.which(binary) or pytest.skip(f"{package} installed but {binary} not found")
 
 
+def _check_node(node: str) -> None:
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    major = int(version.lstrip("v").split(".")[0] or 0) if version else 0
+    if major < NODE_MAJOR:
+        pytest.skip(f"playwright-core needs Node.js >= {NODE_MAJOR}; {node} is {version!r}")
+
+
 def _playwright_modules(npm: str) -> Path:
     """``npm ci`` of tests/browser/package-lock.json into the cache, unless already there."""
     lock = HERE / "package-lock.json"
     stamp = CACHE / "installed-lock.json"
-    if stamp.exists() and stamp.read_bytes() == lock.read_bytes():
-        return CACHE / "node_modules"
     CACHE.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(HERE / name, CACHE / name)
-    _run([npm, "ci", "--no-audit", "--no-fund"], "playwright-core (npm ci)", cwd=CACHE)
-    shutil.copyfile(lock, stamp)
+    with (CACHE / ".lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # two test sessions at once must not both install
+        if not (stamp.exists() and stamp.read_bytes() == lock.read_bytes()):
+            for name in ("package.json", "package-lock.json"):
+                shutil.copyfile(HERE / name, CACHE / name)
+            _run([npm, "ci", "--no-audit", "--no-fund"], "playwright-core (npm ci)", cwd=CACHE)
+            shutil.copyfile(lock, stamp)
     return CACHE / "node_modules"
 
 
@@ -71,6 +81,7 @@ def browser_tools() -> tuple[str, str, Path]:
     """(chromium, node, node_modules with playwright-core), installing them if needed."""
     chromium = _apt_install("chromium", "chromium")
     node = _apt_install("node", "nodejs")
+    _check_node(node)
     npm = _apt_install("npm", "npm")
     return chromium, node, _playwright_modules(npm)
 
