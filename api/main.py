@@ -17,6 +17,7 @@ from prometheus_client import make_asgi_app
 
 from api.broadcast import Broadcaster
 from api.deps import AppState
+from api.limits import install_limits
 from api.routers import actions, exports, health, incidents, kpis, open311, stream, wall
 from kendali.city import City, load_city
 from kendali.settings import Settings, load_settings
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+
+    install_limits(app, settings.api)
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)

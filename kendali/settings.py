@@ -82,6 +82,11 @@ class ApiSettings:
     cors_origins: tuple[str, ...] = ()
     #: Optional raster tile server for the wall's base map (the wall works without one).
     tile_url: str = ""
+    #: Largest request body accepted (bytes); larger ones are refused with 413.
+    max_body_bytes: int = 1_048_576
+    #: Public report intake per client address: sustained reports per minute, and burst.
+    intake_per_minute: int = 30
+    intake_burst: int = 10
 
 
 @dataclass(frozen=True)
