@@ -14,6 +14,7 @@ that stops delivering still lets the watermark advance with the wall clock.
 
 from __future__ import annotations
 
+import heapq
 import pickle
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
-__all__ = ["BankLogic", "bank_builder", "watermark"]
+__all__ = ["BankLogic", "OrderedBankLogic", "bank_builder", "watermark"]
 
 
 def watermark(clocks: dict[Any, tuple[datetime, datetime]], wall: datetime) -> datetime | None:
@@ -86,19 +87,107 @@ class BankLogic(StatefulBatchLogic):
         return pickle.dumps((self.bank, newest), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class OrderedBankLogic(BankLogic):
+    """A :class:`BankLogic` that feeds its bank in event-time order, whatever the batch cuts.
+
+    Which report opens a cluster, or which signal opens a fused incident, decides an id; that
+    must not depend on how Kafka batches happened to be cut, or a replay after a crash would
+    write the same incident under another id. Items are held and released sorted by (event
+    time, tie-break) once every expected input partition has delivered something at least as
+    new (the watermark), or after ``max_wait`` of wall time, which bounds the added latency
+    when a partition carries nothing for this key. Bytewax polls all partitions in turn, so
+    in a replay their batches arrive within that wait of each other.
+    """
+
+    def __init__(self, make, every, bank=None, newest=None, *, partitions: tuple = (),
+                 max_wait: timedelta, held: list | None = None):  # fmt: skip
+        super().__init__(make, every, bank, newest)
+        self.partitions = tuple(partitions)
+        self.max_wait = max_wait
+        restored = datetime.now(UTC)
+        # heap of (event time, tie-break, arrival number, arrival wall time, item)
+        self.held = [(ts, tie, n, restored, item) for n, (ts, tie, item) in enumerate(held or ())]
+        heapq.heapify(self.held)
+        self.arrivals = len(self.held)
+
+    def _watermark(self) -> datetime | None:
+        if not self.partitions or any(p not in self.clocks for p in self.partitions):
+            return None
+        return min(self.clocks[p][0] for p in self.partitions)
+
+    def _release(self, wall: datetime) -> list[Any]:
+        mark = self._watermark()
+        out = []
+        while self.held:
+            ts, _tie, _n, arrived, _item = self.held[0]
+            if not ((mark is not None and ts <= mark) or wall - arrived >= self.max_wait):
+                break
+            out.append(heapq.heappop(self.held)[-1])
+        return out
+
+    def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
+        wall = datetime.now(UTC)
+        for part, item in values:
+            seen = self.clocks.get(part)
+            if seen is None or item.ts > seen[0]:
+                self.clocks[part] = (item.ts, wall)
+            heapq.heappush(self.held, (item.ts, _tie_break(item), self.arrivals, wall, item))
+            self.arrivals += 1
+        return self._feed(self._release(wall)), StatefulBatchLogic.RETAIN
+
+    def _feed(self, items: list[Any]) -> list[Any]:
+        if not items:
+            return []
+        if self.bank is None:
+            self.bank = self.make(items[0])
+        return self.bank.process(items)
+
+    def on_notify(self) -> tuple[Iterable[Any], bool]:
+        wall = datetime.now(UTC)
+        out = self._feed(self._release(wall))
+        if wall >= self.next_tick:
+            ticked, _ = super().on_notify()
+            out = [*out, *ticked]
+        return out, StatefulBatchLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        """Bounded input ended: nothing more can come before what is held, release it all."""
+        items = [heapq.heappop(self.held)[-1] for _ in range(len(self.held))]
+        return self._feed(items), StatefulBatchLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        if self.held:
+            return min(self.next_tick, self.held[0][3] + self.max_wait)
+        return self.next_tick
+
+    def snapshot(self) -> bytes:
+        newest = {part: event for part, (event, _seen) in self.clocks.items()}
+        held = [(ts, tie, item) for ts, tie, _n, _at, item in sorted(self.held)]
+        return pickle.dumps((self.bank, newest, held), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _tie_break(item: Any) -> tuple[str, str, str]:
+    """Stable order for items with equal event times: kind, episode or action id, state."""
+    name = getattr(item, "episode", None) or getattr(item, "id", "")
+    return (type(item).__name__, name, getattr(item, "state", ""))
+
+
 def _event_time(value: Any) -> datetime:
     return value.ts
 
 
 def bank_builder(
-    make: Callable[[Any], Any], every: timedelta
+    make: Callable[[Any], Any], every: timedelta, *, ordered: dict | None = None
 ) -> Callable[[bytes | None], BankLogic]:
-    """Builder for ``op.stateful_batch``: a fresh logic, or the one restored from a snapshot."""
+    """Builder for ``op.stateful_batch``: a fresh logic, or the one restored from a snapshot.
+
+    ``ordered`` (``partitions``, ``max_wait``) makes it an :class:`OrderedBankLogic`.
+    """
 
     def build(resume: bytes | None) -> BankLogic:
-        if resume is None:
-            return BankLogic(make, every)
-        bank, newest = pickle.loads(resume)
-        return BankLogic(make, every, bank, newest)
+        state = pickle.loads(resume) if resume is not None else (None, None, None)
+        if ordered is None:
+            return BankLogic(make, every, *state[:2])
+        return OrderedBankLogic(make, every, *state[:2], held=state[2], **ordered)
 
     return build

@@ -38,6 +38,10 @@ from sources.kafka_decode import Decoded, Decoder
 __all__ = ["FlowSinks", "build_flow"]
 
 TICK = timedelta(seconds=2)
+#: Report clusters, gauges and the incident book see their inputs in event-time order whatever
+#: the batch cuts (flows/bank_logic.OrderedBankLogic), so a replay after a crash reproduces the
+#: same ids. Traffic banks need no reordering: a detector's readings share one partition.
+ORDER_WAIT = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,7 @@ def build_flow(
     # keyed[*].trues: (key, (partition, record)); keyed[*].falses: DeadLetter (unknown entity)
 
     tz = city.tz
+    by_partition = {"partitions": tuple(range(topics.partitions)), "max_wait": ORDER_WAIT}
     traffic_signals = op.stateful_batch(
         "traffic_detect",
         keyed["traffic"].trues,
@@ -213,10 +218,12 @@ def build_flow(
     hydromet_signals = op.stateful_batch(
         "hydromet_detect",
         keyed["hydromet"].trues,
-        bank_builder(lambda _: HydrometBank(gauges, flood_areas, tz), TICK),
+        bank_builder(lambda _: HydrometBank(gauges, flood_areas, tz), TICK, ordered=by_partition),
     )
     report_signals = op.stateful_batch(
-        "reports_detect", keyed["complaints"].trues, bank_builder(lambda _: ReportBank(city), TICK)
+        "reports_detect",
+        keyed["complaints"].trues,
+        bank_builder(lambda _: ReportBank(city), TICK, ordered=by_partition),
     )
     warning_signals = op.flat_map(
         "cap_signals",
@@ -241,7 +248,11 @@ def build_flow(
                 op.map("by_zone", signals, route.zone),
                 op.map("actions_by_zone", by_stream["actions"], _action_by_zone),
             ),
-            bank_builder(lambda _: IncidentBook.for_city(routing, city.folder), TICK),
+            bank_builder(
+                lambda _: IncidentBook.for_city(routing, city.folder),
+                TICK,
+                ordered={"max_wait": ORDER_WAIT},
+            ),
         ),
     )
     # incidents: Incident, one per new version
