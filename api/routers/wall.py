@@ -51,7 +51,7 @@ STALE_INTERVALS = 3
 #: The tiles look this far back for open incidents (older ones have long been escalated).
 FIGURES_WINDOW_S = 24 * 3600
 FIGURES_MAX = 5000
-FIGURES_CACHE_S = 2.0
+FIGURES_CACHE_S = 1.0  # below the page's 1.5 s refresh-after-incident delay, so that sees it
 
 
 def content_security_policy(tile_url: str = "") -> str:

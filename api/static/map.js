@@ -141,10 +141,15 @@ export class CityMap {
     this.layers.sensors.append(el);
   }
 
+  /** Mean of the outline's corners, each first pulled inside the view, so labels stay visible. */
   labelPoint(geometry) {
     const ring = this.polygons(geometry)[0]?.[0] || [[this.lon0, this.lat0]];
-    const pts = ring.slice(0, -1).length ? ring.slice(0, -1) : ring;
-    const sum = pts.reduce((a, [lon, lat]) => [a[0] + lon, a[1] + lat], [0, 0]);
+    const pts = ring.length > 1 ? ring.slice(0, -1) : ring;
+    const [w, s, e, n] = this.extent;
+    const mx = (e - w) * 0.08;
+    const my = (n - s) * 0.05;
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    const sum = pts.reduce((a, [lon, lat]) => [a[0] + clamp(lon, w + mx, e - mx), a[1] + clamp(lat, s + my, n - my)], [0, 0]);
     return [sum[0] / pts.length, sum[1] / pts.length];
   }
 

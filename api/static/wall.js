@@ -133,6 +133,8 @@ class Wall {
     }
     if (this.details.current?.id === inc.id) this.details.show(inc);
     this.scheduleRender();
+    clearTimeout(this.tilesSoon); // counts change with incidents: refresh soon, once per burst
+    this.tilesSoon = setTimeout(() => this.tiles.refresh(), 1500);
   }
 
   scheduleRender() {

@@ -116,6 +116,13 @@ def test_wall_shows_live_incidents_without_errors(api, browser, inject, artefact
     browser.wait("!document.getElementById('cue').hidden", 2, "the muted cue")
     assert browser.evaluate("window.kendaliWall.cue.beeps") == 1
     browser.call("click", selector="#cue")
+    browser.call("click", selector="#mute")  # sound back on for the next test and the screenshot
+    assert browser.evaluate("document.getElementById('mute').getAttribute('aria-pressed')") == (
+        "false"
+    )
+    browser.wait(
+        "document.querySelector('.tile-value').textContent === '6'", 4, "the last-hour tile"
+    )
     errors = [m for m in browser.call("log")["console"] if m["type"] in ("error", "pageerror")]
     assert errors == []
     for width, height in ((1920, 1080), (3840, 2160)):
