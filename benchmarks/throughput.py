@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import pickle
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -30,8 +31,16 @@ from pathlib import Path
 from benchmarks.throughput_data import base_city, readings, synthetic_city
 from benchmarks.throughput_kafka import consume_limit, preload
 from benchmarks.throughput_latency import latency_probe
+from benchmarks.throughput_paths import model_bytes
 from benchmarks.throughput_report import chart, markdown
-from benchmarks.throughput_run import digest, free_ports, incident_log, machine, run_flow
+from benchmarks.throughput_run import (
+    differences,
+    digest,
+    free_ports,
+    incident_log,
+    machine,
+    run_flow,
+)
 from detectors.traffic import TrafficBank
 from kendali.codec import decode_traffic
 from kendali.settings import Settings
@@ -44,21 +53,23 @@ FULL = {
     "detectors": 10_000,
     "readings": 2_000_000,
     "seconds": 60.0,
-    "examples": (100, 1_000, 10_000),
+    "examples": (100, 300, 1_000),
     "examples_seconds": 20.0,
     "identity_detectors": 2_000,
     "identity_rounds": 60,
     "state_detectors": 100_000,
+    "ablations": ("detect", "detect+sinks"),
 }
 QUICK = {
     "detectors": 500,
     "readings": 25_000,
     "seconds": None,
-    "examples": (50, 100),
+    "examples": (50,),
     "examples_seconds": None,
     "identity_detectors": 250,
     "identity_rounds": 50,
     "state_detectors": 1_000,
+    "ablations": (),
 }
 SEED = 7
 #: Planted incidents in the identity topic: one corridor in this many detectors.
@@ -173,6 +184,7 @@ def _identity(bootstrap, redis_url, tag, sizes, workdir, by_corridor) -> tuple[d
         "same_ids": ids == {i["id"] for i in logs[2]},
         "readings": n * rounds,
         "keys": keys,
+        "differences": differences(logs[1], logs[2]),
     }
     return result, stats
 
@@ -209,6 +221,10 @@ def run(args) -> dict:
             _progress(f"B ({procs} process(es)): {paths[f'B{procs}']['rps']:,.0f} readings/s")
         paths["C"] = run_flow("C", "C", main, workdir, **common)
         _progress(f"C: {paths['C']['rps']:,.0f} readings/s")
+        ablations = {}
+        for ablate in sizes["ablations"]:
+            ablations[ablate] = run_flow(f"B-{ablate}", "B", main, workdir, **common, ablate=ablate)
+            _progress(f"B without {ablate}: {ablations[ablate]['rps']:,.0f} readings/s")
         examples = _examples(bootstrap, redis_url, tag, sizes, workdir)
         paths["D"] = examples.get("1000") or examples[str(max(sizes["examples"]))]
         identity = {
@@ -226,6 +242,8 @@ def run(args) -> dict:
         )
         _progress(f"latency: {latency}")
     result.update(_summary(paths, examples, identity, latency, produced, sizes))
+    result["ablations"] = ablations
+    result["counts"].update({f"B-{k}": v["processed"] for k, v in ablations.items()})
     return result
 
 
@@ -243,6 +261,7 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
         "latency_ms": latency,
         "state_bytes_per_detector": _state_bytes(sizes["detectors"]),
         "state_bytes_per_detector_100k": _state_bytes(sizes["state_detectors"]),
+        "model_bytes_per_detector": model_bytes(),
         "workers": {"1": b, "2": b2},
         "scaling": b2 / b,
         "identical_across_workers": identity["detector"][0]["identical"],
@@ -258,12 +277,16 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; ``--help`` for the options."""
     args = _parser().parse_args(argv)
+    # A plain SIGTERM would skip the clean-up that stops the broker and Redis we started.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         result = run(args)
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"throughput: {exc}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     (args.out / "throughput.json").write_text(json.dumps(result, indent=2, sort_keys=True))
     (args.out / "throughput.md").write_text(markdown(result))
     chart(result, args.out / "throughput.png")

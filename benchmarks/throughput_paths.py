@@ -9,15 +9,22 @@
   ``stateful_map`` with a river ``GaussianScorer`` per detector;
 * ``D``: the same with a river ``HalfSpaceTrees`` per detector (Bytewax's ML examples).
 
+Ablations of B price its stages: ``ablate="detect"`` makes the traffic bank return at once
+(this process only), ``"detect+sinks"`` also replaces the four sinks with counting null sinks.
+
 The Kafka source is wrapped to stop at the topic end (``tail=False``) or at a deadline, and to
-note when its first message arrived; at exit each process writes what it read and emitted, those
-times and its peak memory to ``<stats>-<proc>.json`` for the orchestrator.
+note when its first message arrived. Each process writes what it read and emitted, those times
+and its peak memory to ``<stats>-<proc>.json`` for the orchestrator: at its deadline (a flow
+stuck in snapshots may take minutes more to end, so the orchestrator may kill it then) or at
+exit.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
+import pickle
 import resource
 import time
 from datetime import datetime
@@ -36,19 +43,21 @@ from river.anomaly import GaussianScorer, HalfSpaceTrees
 from benchmarks.throughput_data import base_city, synthetic_city
 from kendali.settings import Settings
 
-__all__ = ["flow"]
+__all__ = ["flow", "model_bytes"]
 
 _STATS: dict[str, Any] = {"read": 0, "out": 0, "first": None}
 
 
 class _BoundedPart(StatefulSourcePartition):
-    def __init__(self, inner: StatefulSourcePartition, seconds: float | None):
+    def __init__(self, inner: StatefulSourcePartition, seconds: float | None, at_deadline):
         self.inner = inner
         self.seconds = seconds
+        self.at_deadline = at_deadline
 
     def next_batch(self) -> list:
         first = _STATS["first"]
         if self.seconds is not None and first and time.time() > first + self.seconds:
+            self.at_deadline()
             raise StopIteration
         batch = self.inner.next_batch()
         if batch:
@@ -69,15 +78,17 @@ class _BoundedPart(StatefulSourcePartition):
 class _Bounded(FixedPartitionedSource):
     """A Kafka source that ends at the topic end, or ``seconds`` after its first message."""
 
-    def __init__(self, inner: KafkaSource, seconds: float | None):
+    def __init__(self, inner: KafkaSource, seconds: float | None, at_deadline=lambda: None):
         self.inner = inner
         self.seconds = seconds
+        self.at_deadline = at_deadline
 
     def list_parts(self) -> list[str]:
         return self.inner.list_parts()
 
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> _BoundedPart:
-        return _BoundedPart(self.inner.build_part(step_id, for_part, resume_state), self.seconds)
+        part = self.inner.build_part(step_id, for_part, resume_state)
+        return _BoundedPart(part, self.seconds, self.at_deadline)
 
 
 class _CountPart(StatelessSinkPartition):
@@ -111,6 +122,23 @@ def _trees(model: HalfSpaceTrees | None, reading: dict) -> tuple[HalfSpaceTrees,
     return model, score
 
 
+def model_bytes(readings: int = 300) -> dict[str, int]:
+    """Pickled size of one detector's model in paths C and D after ``readings`` readings.
+
+    >>> sizes = model_bytes(20)
+    >>> sizes["C"] < sizes["D"]
+    True
+    """
+    out = {}
+    for path, mapper in (("C", _gaussian), ("D", _trees)):
+        model = None
+        for i in range(readings):
+            reading = {"occupancy": 10.0 + i % 7, "speed": 40.0 - i % 5, "volume": 20.0 + i % 3}
+            model, _ = mapper(model, reading)
+        out[path] = len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    return out
+
+
 def _model_flow(name: str, source: _Bounded, mapper) -> Dataflow:
     flow = Dataflow(f"bench_{name}")
     messages = op.input("in", flow, source)
@@ -121,15 +149,26 @@ def _model_flow(name: str, source: _Bounded, mapper) -> Dataflow:
 
 
 def _kendali_flow(cfg: dict, source: _Bounded, settings: Settings) -> Dataflow:
-    from flows.city import build_flow
+    """Path B; ``ablate`` (``detect``, ``detect+sinks``) switches stages off to price them."""
+    from detectors.traffic import TrafficBank
+    from flows.city import FlowSinks, build_flow
 
     city = synthetic_city(base_city(), cfg["detectors"], cfg["seed"])
-    return build_flow(settings, source=source, city=city)
+    ablate = cfg.get("ablate") or ""
+    if "detect" in ablate:
+        TrafficBank.process = lambda self, readings: []
+    sinks = FlowSinks(*(_CountSink(),) * 4) if "sinks" in ablate else None
+    return build_flow(settings, source=source, city=city, sinks=sinks)
 
 
 def _write_stats(cfg: dict, proc: int, settings: Settings) -> None:
+    """Statistics of this process so far; only the first call (deadline or exit) counts."""
+    if _STATS.get("written"):
+        return
+    _STATS["written"] = True
     topic = settings.topics.traffic
     stats = dict(_STATS, end=time.time(), peak_rss=resource.getrusage(resource.RUSAGE_SELF)[2])
+    del stats["written"]
     stats["peak_rss"] *= 1024
     for name, metric in (("decoded", "messages_decoded"), ("dead", "messages_deadlettered")):
         value = REGISTRY.get_sample_value(f"kendali_{metric}_total", {"topic": topic})
@@ -150,8 +189,9 @@ def flow(config: str, proc: int = 0) -> Dataflow:
         batch_size=settings.flow.batch_size,
         raise_on_errors=False,
     )
-    source = _Bounded(kafka, cfg.get("seconds"))
-    atexit.register(_write_stats, cfg, proc, settings)
+    write = functools.partial(_write_stats, cfg, proc, settings)
+    source = _Bounded(kafka, cfg.get("seconds"), write)
+    atexit.register(write)
     if cfg["path"] == "B":
         return _kendali_flow(cfg, source, settings)
     return _model_flow(cfg["path"], source, _gaussian if cfg["path"] == "C" else _trees)

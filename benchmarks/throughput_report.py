@@ -35,6 +35,11 @@ def _fmt(value, unit: str = "") -> str:
     return f"{value:,}{unit}"
 
 
+def _diff(identity: dict) -> str:
+    diffs = identity.get("differences") or []
+    return f"; differing versions: {'; '.join(diffs[:3])}" if diffs else ""
+
+
 def markdown(result: dict) -> str:
     """The summary table and the method, as ``throughput.md``."""
     m, lat, sizes = result["machine"], result["latency_ms"], result["sizes"]
@@ -54,6 +59,10 @@ def markdown(result: dict) -> str:
         f"B/C = **{result['kendali_vs_common']:.2f}** (target ≥ 2.5), "
         f"B/D = **{result['kendali_vs_examples']:.1f}**",
         f"- D by detector count: {probe}",
+        *(
+            f"- B with {name} switched off (ablation, 1 process): {_fmt(stats['rps'])} readings/s"
+            for name, stats in result.get("ablations", {}).items()
+        ),
         f"- 2 processes / 1 process: **{result['scaling']:.2f}×** (target ≥ 1.7)",
         f"- event-to-incident latency at {_fmt(lat.get('rate'))} readings/s (50 % of B): "
         f"p50 {_fmt(lat['p50'], ' ms')}, p95 {_fmt(lat['p95'], ' ms')}, "
@@ -61,17 +70,19 @@ def markdown(result: dict) -> str:
         "- state per detector (pickled bank / detectors): "
         f"{_fmt(result['state_bytes_per_detector'])} B at {sizes['detectors']:,} detectors, "
         f"{_fmt(result['state_bytes_per_detector_100k'])} B at "
-        f"{sizes['state_detectors']:,} (target ≤ 2 KB at 100,000)",
+        f"{sizes['state_detectors']:,} (target ≤ 2 KB at 100,000); one river model pickled: "
+        f"C {_fmt(result['model_bytes_per_detector']['C'])} B, "
+        f"D {_fmt(result['model_bytes_per_detector']['D'])} B",
         *(
             f"- incidents identical with 1 and 2 processes, readings keyed by {keys}: "
             f"**{same['identical']}** ({same['incidents']} incidents, {same['versions']} versions, "
-            f"same ids: {same['same_ids']})"
+            f"same ids: {same['same_ids']}){_diff(same)}"
             for keys, same in result["identity"].items()
         ),
         "",
         f"Method: {sizes['readings']:,} readings from {sizes['detectors']:,} synthetic detectors "
         f"in one topic of {sizes['partitions']} partitions, pre-loaded; B, C, D measured for at "
-        f"most {_fmt(sizes['seconds'])} s each after their first message. "
+        f"most {sizes['seconds'] or 'unlimited'} s each after their first message. "
         f"Machine: {m['cpus']} vCPU {m['cpu']}, Python {m['python']}, bytewax {m['bytewax']}, "
         f"confluent-kafka {m['confluent_kafka']} (librdkafka {m['librdkafka']}), "
         f"river {m['river']}.",

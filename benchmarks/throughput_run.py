@@ -29,6 +29,7 @@ from kendali.settings import Settings
 from kendali.store import Keys
 
 __all__ = [
+    "differences",
     "digest",
     "free_ports",
     "incident_log",
@@ -71,23 +72,34 @@ def run_flow(
     *,
     processes: int = 1,
     timeout: float = 900,
+    grace: float = 15,
     **extra,
 ) -> dict:
-    """Run path ``path`` to the topic end (or for ``seconds``) and return its statistics."""
+    """Run path ``path`` to the topic end (or for ``seconds``) and return its statistics.
+
+    Once every process has written its statistics, it gets ``grace`` seconds to end before it
+    is killed (a flow snapshotting thousands of river models can take minutes to stop).
+    """
     cfg_file = write_config(name, path, settings, workdir, **extra)
+    files = [workdir / f"{name}-{i}.json" for i in range(processes)]
+    for file in files:
+        file.unlink(missing_ok=True)
     children = start_flow(path, cfg_file, processes, settings)
-    started = time.time()
+    deadline, reported = time.time() + timeout, None
     try:
-        for child in children:
-            child.wait(max(1.0, timeout - (time.time() - started)))
+        while any(c.poll() is None for c in children) and time.time() < deadline:
+            if reported is None and all(f.exists() for f in files):
+                reported = time.time()
+            if reported is not None and time.time() > reported + grace:
+                break
+            time.sleep(0.1)
     finally:
         stop(children)
-    failed = [c.returncode for c in children if c.returncode]
-    if failed:
+    failed = [c.returncode for c in children if c.returncode and c.returncode > 0]
+    if failed or not all(f.exists() for f in files):
         log = (workdir / f"{name}-0.log").read_text(errors="replace")[-1500:]
-        raise RuntimeError(f"{name}: bytewax exited with {failed}: {log}")
-    parts = [json.loads((workdir / f"{name}-{i}.json").read_text()) for i in range(processes)]
-    return _combine(parts)
+        raise RuntimeError(f"{name}: bytewax exited with {failed or 'no statistics'}: {log}")
+    return _combine([json.loads(f.read_text()) for f in files])
 
 
 def stop(children: list[subprocess.Popen]) -> None:
@@ -182,6 +194,27 @@ def _librdkafka() -> str:
     return confluent_kafka.libversion()[0]
 
 
+def differences(one: list[dict], two: list[dict], limit: int = 10) -> list[str]:
+    """Incident versions that differ between two logs: ``id vN: field, field`` (or missing).
+
+    >>> differences([{"id": "a", "version": 1, "status": "new"}],
+    ...             [{"id": "a", "version": 1, "status": "resolved"}, {"id": "a", "version": 2}])
+    ['a v1: status', 'a v2: only in the second']
+    """
+    first = {(i["id"], i["version"]): i for i in one}
+    second = {(i["id"], i["version"]): i for i in two}
+    out = []
+    for key in sorted(first.keys() | second.keys()):
+        a, b = first.get(key), second.get(key)
+        if a is None or b is None:
+            out.append(f"{key[0]} v{key[1]}: only in the {'second' if a is None else 'first'}")
+            continue
+        fields = sorted(f for f in a.keys() | b.keys() if f != "_entry_ms" and a.get(f) != b.get(f))
+        if fields:
+            out.append(f"{key[0]} v{key[1]}: {', '.join(fields)}")
+    return out[:limit]
+
+
 def machine() -> dict:
     """Hardware and software the numbers were measured on."""
     return {
@@ -195,4 +228,5 @@ def machine() -> dict:
         "librdkafka": _librdkafka(),
         "river": version("river"),
         "numpy": version("numpy"),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
