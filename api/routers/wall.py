@@ -193,22 +193,27 @@ async def get_series(
 def freshness_rows(raw: dict[str, dict], now: float) -> list[dict]:
     """One row per source: ages of its last event and write, and whether it is stale.
 
+    A source with a known interval that never delivered is listed too, as stale with no age.
+
     >>> rows = freshness_rows({"atcs": {"last_event": 0.0, "last_write": 950.0}}, now=1000.0)
-    >>> rows[0]["age_s"], rows[0]["stale"]
-    (1000.0, True)
+    >>> [(r["source"], r["age_s"], r["stale"]) for r in rows]
+    [('atcs', 1000.0, True), ('hydromet', None, True)]
     """
     rows = []
-    for source, info in sorted(raw.items()):
+    for source in sorted(raw.keys() | EXPECTED_INTERVAL_S.keys()):
+        info = raw.get(source, {})
         interval = EXPECTED_INTERVAL_S.get(source)
-        age = max(0.0, now - float(info.get("last_event", 0.0)))
+        last = info.get("last_event")
+        age = None if last is None else round(max(0.0, now - float(last)), 1)
+        stale = interval is not None and (age is None or age > STALE_INTERVALS * interval)
         rows.append(
             {
                 "source": source,
-                "last_event": info.get("last_event"),
+                "last_event": last,
                 "last_write": info.get("last_write"),
-                "age_s": round(age, 1),
+                "age_s": age,
                 "interval_s": interval,
-                "stale": interval is not None and age > STALE_INTERVALS * interval,
+                "stale": stale,
             }
         )
     return rows

@@ -77,7 +77,8 @@ export class Tiles {
     for (const s of this.freshness?.sources || []) {
       const row = el("span", `source${s.stale ? " stale" : ""}`);
       row.dataset.source = s.source;
-      row.append(el("span", "", t.source(s.source)), el("b", "", `${t.age(s.age_s)} ${t.t.ago}`));
+      const age = s.age_s === null ? t.t.noData : `${t.age(s.age_s)} ${t.t.ago}`;
+      row.append(el("span", "", t.source(s.source)), el("b", "", age));
       if (s.stale) row.append(el("em", "stale-flag", t.t.stale));
       fresh.append(row);
     }

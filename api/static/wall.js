@@ -92,7 +92,12 @@ class Wall {
 
   async start() {
     const body = document.body;
-    body.classList.toggle("kiosk", params.get("kiosk") === "1");
+    const kiosk = params.get("kiosk") === "1";
+    body.classList.toggle("kiosk", kiosk);
+    if (kiosk) {
+      // Browsers grant full screen only on a user gesture: the first touch of the wall takes it.
+      document.addEventListener("pointerdown", () => document.documentElement.requestFullscreen?.().catch(() => {}), { once: true });
+    }
     body.classList.remove("layout-full");
     body.classList.add(`layout-${["map", "feed"].includes(params.get("layout")) ? params.get("layout") : "full"}`);
     $("city-name").textContent = this.city.name;

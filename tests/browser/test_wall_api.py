@@ -73,6 +73,11 @@ def test_series_and_freshness(client, isolated_settings, inject):
     assert rows["hydromet"]["stale"] and rows["hydromet"]["age_s"] > 3 * 3600 - 60
 
 
+def test_a_source_that_never_delivered_is_stale(client):
+    rows = {r["source"]: r for r in client.get("/api/freshness").json()["sources"]}
+    assert rows["atcs"]["stale"] and rows["atcs"]["age_s"] is None
+
+
 def test_figures_count_open_incidents_per_agency_and_the_last_hour(client, inject):
     inject.write(incident(0), incident(1), incident(3, status="resolved"), incident(30))
     figures = client.get("/api/wall/figures").json()
