@@ -113,16 +113,17 @@ export class Details {
   }
 
   async loadHistory(inc, list, token) {
-    // GET /api/incidents/{id}/history comes with operator actions; absent, the list stays empty.
+    // GET /api/incidents/{id}/history: the audit log of operator actions, oldest first.
     if (!this.hasHistory) return;
     const hist = await getJson(`/api/incidents/${encodeURIComponent(inc.id)}/history`).catch(() => null);
-    if (token !== this.token || !hist) return;
-    const items = Array.isArray(hist) ? hist : hist.items || [];
-    for (const h of items.slice(-8)) {
-      const when = h.ts || h.at || h.time;
-      const what = [h.action || h.status || h.event, h.actor || h.by, h.note].filter(Boolean).join(" · ");
-      list.append(el("li", "", `${when ? this.i18n.dateTime(Date.parse(when)) : ""} ${what}`));
+    if (token !== this.token) return;
+    const audit = hist?.audit || [];
+    for (const h of audit.slice(-8)) {
+      const extra = [h.fields?.agency, h.fields?.unit, h.fields?.note].filter(Boolean).join(" · ");
+      const when = this.i18n.dateTime(Date.parse(h.ts));
+      list.append(el("li", "", `${when} ${h.action} — ${h.actor}${extra ? ` (${extra})` : ""}`));
     }
+    if (!audit.length) list.append(el("li", "muted", "–"));
   }
 
   hide() {

@@ -94,6 +94,8 @@ def test_wall_shows_live_incidents_without_errors(api, browser, inject, artefact
         browser.call("press", key=key)
     browser.wait("!document.getElementById('details').hidden", 2, "the details panel")
     browser.wait("document.querySelectorAll('#details .spark-line').length >= 2", 3, "sparklines")
+    assert browser.evaluate("window.kendaliWall.city.endpoints")["history"]
+    browser.wait("document.querySelectorAll('#details .history li').length", 3, "the history")
     freshness = browser.evaluate("document.querySelector('.freshness').textContent")
     assert "ATCS" in freshness and "STALE" in freshness  # hydromet readings are 3 h old
 
