@@ -161,7 +161,7 @@ OPTIONAL_ENDPOINTS = {
 
 
 def _optional_endpoints(request: Request) -> dict[str, bool]:
-    paths = [getattr(route, "path", "") for route in request.app.routes]
+    paths = list(request.app.openapi().get("paths", {}))  # the public list of the app's routes
     return {name: any(map(rx.match, paths)) for name, rx in OPTIONAL_ENDPOINTS.items()}
 
 
