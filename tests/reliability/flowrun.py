@@ -161,3 +161,15 @@ def sibling(settings: Settings, folder: Path) -> Settings:
     )
     create_topics(out.kafka.bootstrap, {t: out.topics.partitions for t in out.all_topics()})
     return out
+
+
+def stack_settings(stack, folder: Path) -> Settings:
+    """Independent settings on the session's servers for a module-scoped fixture (the
+    ``isolated_settings`` fixture is per test)."""
+    base = dataclasses.replace(
+        stack.settings,
+        kafka=dataclasses.replace(stack.settings.kafka, bootstrap=stack.bootstrap),
+        redis=dataclasses.replace(stack.settings.redis, url=stack.redis_url, prefix="rel"),
+        topics=dataclasses.replace(stack.settings.topics, partitions=2),
+    )
+    return sibling(base, folder)

@@ -7,8 +7,6 @@ ends; the SSE tests cover it).
 
 from __future__ import annotations
 
-import dataclasses
-
 import httpx
 import pytest
 import schemathesis
@@ -16,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.reliability.apirun import Api, token
-from tests.reliability.flowrun import sibling
+from tests.reliability.flowrun import stack_settings
 from tests.reliability.hostile import json_objects
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
@@ -26,12 +24,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 def api_session(stack, tmp_path_factory):
     """One API for the module, on the session's servers with topics and keys of its own."""
     folder = tmp_path_factory.mktemp("schemathesis")
-    base = dataclasses.replace(
-        stack.settings,
-        kafka=dataclasses.replace(stack.settings.kafka, bootstrap=stack.bootstrap),
-        redis=dataclasses.replace(stack.settings.redis, url=stack.redis_url, prefix="st"),
-    )
-    settings_ = sibling(base, folder)
+    settings_ = stack_settings(stack, folder)
     api = Api(settings_, folder / "api.log").start()
     yield api, token(settings_, "admin")
     api.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import time
 
 import httpx
 import pytest
@@ -20,7 +21,14 @@ from kendali import tokens
 from kendali.city import load_city
 from kendali.store import Keys
 from tests.reliability.apirun import Api, token
-from tests.reliability.flowrun import end_offsets, flow_child, publish, scenario_messages, settle
+from tests.reliability.flowrun import (
+    end_offsets,
+    flow_child,
+    publish,
+    scenario_messages,
+    settle,
+    stack_settings,
+)
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -37,27 +45,32 @@ def _needles() -> list[bytes]:
     return out
 
 
-def _topic_values(settings) -> list[bytes]:
+def _topic_values(settings, timeout: float = 30) -> list[bytes]:
+    """Keys, values and header values of every message in every topic of ``settings``."""
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka.bootstrap, "group.id": "pii-scan", "log_level": 0}
     )
-    out = []
+    out, seen = [], 0
     try:
-        for topic in settings.all_topics():
-            for p in range(settings.topics.partitions):
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                consumer.assign([TopicPartition(topic, p, 0)])
-                seen = 0
-                while seen < high:
-                    batch = consumer.consume(1000, 2)
-                    if not batch:
-                        break
-                    for msg in batch:
-                        seen += 1
-                        out += [msg.key() or b"", msg.value() or b""]
-                        out += [v for _, v in msg.headers() or []]
+        parts = [
+            TopicPartition(t, p, 0)
+            for t in settings.all_topics()
+            for p in range(settings.topics.partitions)
+        ]
+        total = sum(consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts)
+        consumer.assign(parts)
+        deadline, idle = time.monotonic() + timeout, 0
+        while idle < 4 and time.monotonic() < deadline:  # until 2 s without a message
+            batch = consumer.consume(5000, 0.5)
+            idle = 0 if batch else idle + 1
+            for msg in batch:
+                if msg.error() is None:
+                    seen += 1
+                    out += [msg.key() or b"", msg.value() or b""]
+                    out += [v for _, v in msg.headers() or []]
     finally:
         consumer.close()
+    assert seen >= total, f"read {seen} of at least {total} messages"
     return out
 
 
@@ -97,10 +110,11 @@ def _post_reports(api: Api) -> None:
         assert resp.status_code == 201, resp.text
 
 
-@pytest.fixture
-def scenario(isolated_settings, tmp_path):
+@pytest.fixture(scope="module")
+def scenario(stack, tmp_path_factory):
     """Flow and API over the scenario plus reports posted with personal data in clear."""
-    settings = isolated_settings
+    tmp_path = tmp_path_factory.mktemp("security")
+    settings = stack_settings(stack, tmp_path)
     flow = flow_child(settings, tmp_path / "flow.log").start()
     api = Api(settings, tmp_path / "api.log").start()
     try:
