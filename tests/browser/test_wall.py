@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from kendali.store import Keys
+from kendali.tokens import create_token
 from tests.browser.conftest import incident
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -33,12 +34,8 @@ def rows(browser, incident_id: str) -> int:
     )
 
 
-def viewer_token(settings) -> str | None:
-    """A read-only bearer token once tokens exist (issue 6); before that the API needs none."""
-    try:
-        from kendali.tokens import create_token
-    except ImportError:
-        return None
+def viewer_token(settings) -> str:
+    """A read-only bearer token, as an agency liaison's wall would get."""
     client = redis.Redis.from_url(settings.redis.url)
     try:
         return create_token(client, Keys(settings.redis.prefix), "viewer", name="wall")[0]
@@ -47,9 +44,8 @@ def viewer_token(settings) -> str | None:
 
 
 def open_wall(browser, api, query: str = "") -> dict:
-    token = viewer_token(api.settings)
-    if token:
-        query += f"{'&' if query else '?'}access_token={token}"
+    """Open the wall with a token in its URL (which it must pass on) and wait for the list."""
+    query += f"{'&' if query else '?'}access_token={viewer_token(api.settings)}"
     reply = browser.call("goto", url=f"{api.base}/wall{query}")
     browser.wait("document.body.dataset.ready === '1'", 10, "the wall's first load")
     return reply
