@@ -135,8 +135,9 @@ def _add_sim_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--live-hours",
         type=float,
-        default=6.0,
-        help="simulated hours between the end of the backfill and now",
+        default=None,
+        help="simulated hours played live before reaching now (default: from the last 07:00 "
+        "local time at least an hour ago, so the scenario meets the morning traffic)",
     )
     p.add_argument("--scenario", default=None, help="scenario file (default: the city's)")
     p.add_argument("--truth", default=None, help="write the injected incidents to this file")

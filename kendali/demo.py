@@ -34,11 +34,34 @@ def _say(text: str) -> None:
     print(f"[{datetime.now().astimezone():%H:%M:%S}] {text}", flush=True)
 
 
+def morning_start(now: datetime, tz, hour: int = 7) -> datetime:
+    """The latest ``hour`` o'clock local time at least one hour before ``now``.
+
+    The scenario's incidents come in its first minutes; started at night, a crash on an empty
+    road changes no reading. Starting in the morning and playing at a speed-up to the present
+    shows them against real rush-hour traffic.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> wita = ZoneInfo("Asia/Makassar")
+    >>> morning_start(datetime(2026, 11, 27, 21, 50, tzinfo=UTC), wita).isoformat()
+    '2026-11-27T07:00:00+08:00'
+    >>> morning_start(datetime(2026, 11, 28, 1, 30, tzinfo=UTC), wita).isoformat()
+    '2026-11-28T07:00:00+08:00'
+    """
+    local = (now - timedelta(hours=1)).astimezone(tz)
+    start = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return start if start <= local else start - timedelta(days=1)
+
+
 def _simulator(settings: Settings, args) -> CitySimulator:
     city = load_city(settings.city)
     scenario_path = args.scenario or Path(settings.city) / "scenario.toml"
     scenario = load_scenario(scenario_path) if Path(scenario_path).exists() else None
-    start = datetime.now(UTC) - timedelta(hours=args.live_hours)
+    now = datetime.now(UTC)
+    if args.live_hours is None:
+        start = morning_start(now, city.tz)
+    else:
+        start = now - timedelta(hours=args.live_hours)
     return CitySimulator(
         city, scenario, seed=args.seed, start=start, backfill=timedelta(days=args.backfill_days)
     )
@@ -107,6 +130,8 @@ def run_demo(settings: Settings, args) -> int:
         env = server_env(settings)
         init_recovery(settings, fresh=True)  # the embedded broker starts empty, so must the flow
         flow_log, api_log = workdir / "dataflow.log", workdir / "api.log"
+        for log in (flow_log, api_log):
+            log.unlink(missing_ok=True)
         children.append(Child("dataflow", flow_command(settings), env, flow_log).start())
         children.append(Child("api", api_command(settings, port), env, api_log).start())
         url = f"http://{settings.api.host}:{port}"
