@@ -148,9 +148,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(isolated_settings
     )
     if crashed.incidents != expected.incidents:
         pytest.xfail(
-            "same incidents under other ids: an incident's id is the episode of the first signal "
-            "the incident book receives (detectors/incidents.py incident_id), and the order in "
-            "which signals of different streams reach it depends on how Kafka batches were cut "
-            "(flows/city.py merges the streams without event-time ordering); "
-            + _difference(crashed, expected)
+            "same incidents under other ids: an id is the episode of the first signal the "
+            "incident book takes (detectors/incidents.py incident_id); flows/bank_logic.py "
+            "orders the merged streams by event time but waits at most FUSION_WAIT of wall time "
+            "for a lagging input, so a replay that delivers one stream later than that can "
+            "open a fused incident with another of its signals; " + _difference(crashed, expected)
         )
