@@ -136,8 +136,8 @@ def _add_sim_options(p: argparse.ArgumentParser) -> None:
         "--live-hours",
         type=float,
         default=None,
-        help="simulated hours played live before reaching now (default: from the last 07:00 "
-        "local time at least an hour ago, so the scenario meets the morning traffic)",
+        help="simulated hours played live before reaching now (default: 1.5, or from the last "
+        "07:00 local time when that would be at night, so the scenario meets real traffic)",
     )
     p.add_argument("--scenario", default=None, help="scenario file (default: the city's)")
     p.add_argument("--truth", default=None, help="write the injected incidents to this file")

@@ -34,44 +34,51 @@ def _say(text: str) -> None:
     print(f"[{datetime.now().astimezone():%H:%M:%S}] {text}", flush=True)
 
 
-def morning_start(now: datetime, tz, hour: int = 7) -> datetime:
-    """The latest ``hour`` o'clock local time at least one hour before ``now``.
+def live_plan(
+    now: datetime, tz, live_hours: float | None, speedup: float
+) -> tuple[datetime, float]:
+    """Where the live part starts and how fast it plays, so the scenario is worth watching.
 
-    The scenario's incidents come in its first minutes; started at night, a crash on an empty
-    road changes no reading. Starting in the morning and playing at a speed-up to the present
-    shows them against real rush-hour traffic.
+    By default the live part covers the last 90 minutes. If that puts the scenario's first
+    minutes at night (before 06:00 or after 21:00 local), a crash would hit an empty road and
+    change no reading, so the live part starts at the last 07:00 instead and plays fast
+    enough to reach the present within three minutes (the wall shows stale feeds until then).
 
     >>> from zoneinfo import ZoneInfo
     >>> wita = ZoneInfo("Asia/Makassar")
-    >>> morning_start(datetime(2026, 11, 27, 21, 50, tzinfo=UTC), wita).isoformat()
-    '2026-11-27T07:00:00+08:00'
-    >>> morning_start(datetime(2026, 11, 28, 1, 30, tzinfo=UTC), wita).isoformat()
-    '2026-11-28T07:00:00+08:00'
+    >>> start, speed = live_plan(datetime(2026, 11, 27, 4, 0, tzinfo=UTC), wita, None, 60)
+    >>> start.astimezone(wita).strftime("%H:%M"), speed
+    ('10:30', 60)
+    >>> start, speed = live_plan(datetime(2026, 11, 27, 21, 50, tzinfo=UTC), wita, None, 60)
+    >>> start.astimezone(wita).isoformat(), round(speed)
+    ('2026-11-27T07:00:00+08:00', 457)
     """
-    local = (now - timedelta(hours=1)).astimezone(tz)
-    start = local.replace(hour=hour, minute=0, second=0, microsecond=0)
-    return start if start <= local else start - timedelta(days=1)
+    if live_hours is not None:
+        return now - timedelta(hours=live_hours), speedup
+    start = now - timedelta(minutes=90)
+    if 6 <= (start + timedelta(minutes=15)).astimezone(tz).hour < 21:
+        return start, speedup
+    local = start.astimezone(tz)
+    morning = local.replace(hour=7, minute=0, second=0, microsecond=0)
+    if morning > local:
+        morning -= timedelta(days=1)
+    return morning, max(speedup, (now - morning).total_seconds() / 180)
 
 
-def _simulator(settings: Settings, args) -> CitySimulator:
+def _simulator(settings: Settings, args) -> tuple[CitySimulator, float]:
     city = load_city(settings.city)
     scenario_path = args.scenario or Path(settings.city) / "scenario.toml"
     scenario = load_scenario(scenario_path) if Path(scenario_path).exists() else None
-    now = datetime.now(UTC)
-    if args.live_hours is None:
-        start = morning_start(now, city.tz)
-    else:
-        start = now - timedelta(hours=args.live_hours)
-    return CitySimulator(
-        city, scenario, seed=args.seed, start=start, backfill=timedelta(days=args.backfill_days)
-    )
+    start, speedup = live_plan(datetime.now(UTC), city.tz, args.live_hours, args.speedup)
+    backfill = timedelta(days=args.backfill_days)
+    return CitySimulator(city, scenario, seed=args.seed, start=start, backfill=backfill), speedup
 
 
 def _run_simulator(settings: Settings, args, stop: threading.Event) -> CitySimulator:
-    sim = _simulator(settings, args)
+    sim, speedup = _simulator(settings, args)
     publisher = KafkaPublisher(settings)
     try:
-        run(sim, publisher, speedup=args.speedup, stop=stop, progress=_say)
+        run(sim, publisher, speedup=speedup, stop=stop, progress=_say)
     finally:
         publisher.flush()
         if args.truth:
