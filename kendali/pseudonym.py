@@ -18,9 +18,13 @@ import hashlib
 import hmac
 import re
 
-__all__ = ["normalise_identity", "normalise_phone", "pseudonymise"]
+__all__ = ["normalise_identity", "normalise_phone", "pseudonymise", "redact_contacts"]
 
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-/]{6,24}$")
+#: Phone numbers and e-mail addresses inside free text (a caller dictating "hubungi 0812...").
+_CONTACT_IN_TEXT = re.compile(
+    r"(?<![\w+])(?:\+?\d[\d\s.\-/()]{7,18}\d)(?!\w)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+)
 
 
 def normalise_phone(value: str, country_code: str = "62") -> str | None:
@@ -46,6 +50,17 @@ def normalise_phone(value: str, country_code: str = "62") -> str | None:
     if digits.startswith("0"):
         return country_code + digits[1:]
     return country_code + digits
+
+
+def redact_contacts(text: str) -> str:
+    """Free text with phone numbers and e-mail addresses masked, so they never leave intake.
+
+    >>> redact_contacts("kebakaran di Jl. Sudirman No. 12, hubungi 0812-3456-7890 / a.b@mail.id")
+    'kebakaran di Jl. Sudirman No. 12, hubungi [kontak] / [kontak]'
+    >>> redact_contacts("banjir 30 cm sejak 07.30, RT 05")
+    'banjir 30 cm sejak 07.30, RT 05'
+    """
+    return _CONTACT_IN_TEXT.sub("[kontak]", text)
 
 
 def normalise_identity(value: str, country_code: str = "62") -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kendali.pseudonym import pseudonymise
+from kendali.pseudonym import pseudonymise, redact_contacts
 from kendali.records import Complaint
 
 __all__ = ["CsvRejected", "parse_tz", "read_reports", "read_reports_csv"]
@@ -173,7 +173,7 @@ def _row(row: dict, cols: dict, line: int, tz: tzinfo, source: str, key: str | N
         raise ValueError(f"created_at: {exc}") from None
     lat = _coord(get("lat"), "lat", -90, 90)
     lon = _coord(get("lon"), "lon", -180, 180)
-    text = " ".join(t for t in (get("title"), get("text")) if t)
+    text = redact_contacts(" ".join(t for t in (get("title"), get("text")) if t))
     reporter = get("reporter")
     if reporter and not key:
         raise ValueError("a reporter column needs a pseudonym key; identities stay out of records")

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from api.deps import State
 from detectors.categories import CATEGORIES
 from kendali.codec import encode
-from kendali.pseudonym import pseudonymise
+from kendali.pseudonym import pseudonymise, redact_contacts
 from kendali.records import Complaint
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -117,9 +117,10 @@ def complaint_from_request(fields: dict, state, now: datetime) -> Complaint:
     if (lat is None) != (lon is None):
         raise IntakeError(400, "lat and long must be given together")
     address = _text(fields, "address_string", 300)
+    address = redact_contacts(address) if address else None
     if lat is None and not address:
         raise IntakeError(400, "a location is required: lat and long, or address_string")
-    description = _text(fields, "description", 4000) or ""
+    description = redact_contacts(_text(fields, "description", 4000) or "")
     media = _text(fields, "media_url", 1000)
     identity = next((str(fields[f]) for f in IDENTITY_FIELDS if fields.get(f)), None)
     return Complaint(

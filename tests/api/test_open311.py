@@ -39,7 +39,8 @@ def test_services_list_every_category(client):
 def test_form_request_is_published_without_personal_data(client, isolated_settings):
     resp = client.post("/open311/v2/requests.json", data={
         "service_code": "fire", "lat": "-1.2560", "long": "116.8265",
-        "description": "asap tebal dari gudang", "phone": PHONE, "first_name": "Budi",
+        "description": "asap tebal dari gudang, telepon saya 0812 3456 7890",
+        "phone": PHONE, "first_name": "Budi",
     })  # fmt: skip
     assert resp.status_code == 201, resp.text
     request_id = resp.json()[0]["service_request_id"]
