@@ -53,7 +53,7 @@ async def _events(
             if not done:
                 if await request.is_disconnected():
                     return
-                yield b": keep-alive\n\n"
+                yield b"event: ping\ndata: {}\n\n"  # a named event: pages can watch for silence
                 continue
             batch, pending = pending.result(), None
             chunk = b"".join(_frame(entry) for entry in batch if _wanted(entry, agency, zone))

@@ -44,6 +44,7 @@ class SseListener(threading.Thread):
                     event_id = line[4:]
                 elif line.startswith("data: ") and event_id:
                     self.events.append((event_id, orjson.loads(line[6:])))
+                    event_id = None  # a ping event carries data but no id
 
 
 @pytest.fixture
