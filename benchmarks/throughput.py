@@ -189,14 +189,38 @@ def _identity(bootstrap, redis_url, tag, sizes, workdir, by_corridor) -> tuple[d
     return result, stats
 
 
-def run(args) -> dict:
+def _sizes(args) -> dict:
     sizes = dict(QUICK if args.quick else FULL)
     for name in ("readings", "detectors", "seconds"):
         if getattr(args, name) is not None:
             sizes[name] = getattr(args, name)
-    n = sizes["detectors"]
-    rounds = max(1, sizes["readings"] // n)
-    sizes["readings"] = rounds * n
+    sizes["rounds"] = max(1, sizes["readings"] // sizes["detectors"])
+    sizes["readings"] = sizes["rounds"] * sizes["detectors"]
+    return sizes
+
+
+def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
+    """Paths A, B (1 and 2 processes), C and B's ablations on the pre-loaded main topic."""
+    bootstrap, topic = main.kafka.bootstrap, main.topics.traffic
+    limit = max((consume_limit(bootstrap, topic) for _ in range(2)), key=lambda r: r["rps"])
+    _progress(f"A: {limit['rps']:,.0f} readings/s")
+    common = dict(detectors=sizes["detectors"], seed=SEED, seconds=sizes["seconds"])
+    paths = {"A": limit}
+    for procs in (1, 2):
+        paths[f"B{procs}"] = run_flow(f"B-w{procs}", "B", main, workdir, processes=procs, **common)
+        _progress(f"B ({procs} process(es)): {paths[f'B{procs}']['rps']:,.0f} readings/s")
+    paths["C"] = run_flow("C", "C", main, workdir, **common)
+    _progress(f"C: {paths['C']['rps']:,.0f} readings/s")
+    ablations = {}
+    for ablate in sizes["ablations"]:
+        ablations[ablate] = run_flow(f"B-{ablate}", "B", main, workdir, **common, ablate=ablate)
+        _progress(f"B without {ablate}: {ablations[ablate]['rps']:,.0f} readings/s")
+    return paths, ablations
+
+
+def run(args) -> dict:
+    """Every measurement of one benchmark run (see the module docstring)."""
+    sizes = _sizes(args)
     workdir = args.out / "work"
     tag = f"t{int(time.time())}"
     result: dict = {"quick": args.quick, "machine": machine()}
@@ -204,36 +228,23 @@ def run(args) -> dict:
         main = _settings(bootstrap, redis_url, tag)
         sizes["partitions"] = main.topics.partitions
         result["sizes"] = sizes
-        city = synthetic_city(base_city(), n, SEED)
-        _progress(f"pre-loading {sizes['readings']:,} readings from {n:,} detectors")
+        city = synthetic_city(base_city(), sizes["detectors"], SEED)
+        _progress(
+            f"pre-loading {sizes['readings']:,} readings from {len(city.detectors):,} detectors"
+        )
         t0 = time.perf_counter()
-        produced = preload(bootstrap, main.topics.traffic, readings(city, rounds, SEED), _progress)
+        data = readings(city, sizes["rounds"], SEED)
+        produced = preload(bootstrap, main.topics.traffic, data, _progress)
         _progress(f"  done in {time.perf_counter() - t0:.1f} s")
-        limit = max((consume_limit(bootstrap, main.topics.traffic) for _ in range(2)),
-                    key=lambda r: r["rps"])  # fmt: skip
-        _progress(f"A: {limit['rps']:,.0f} readings/s")
-        common = dict(detectors=n, seed=SEED, seconds=sizes["seconds"])
-        paths = {"A": limit}
-        for procs in (1, 2):
-            paths[f"B{procs}"] = run_flow(
-                f"B-w{procs}", "B", main, workdir, processes=procs, **common
-            )
-            _progress(f"B ({procs} process(es)): {paths[f'B{procs}']['rps']:,.0f} readings/s")
-        paths["C"] = run_flow("C", "C", main, workdir, **common)
-        _progress(f"C: {paths['C']['rps']:,.0f} readings/s")
-        ablations = {}
-        for ablate in sizes["ablations"]:
-            ablations[ablate] = run_flow(f"B-{ablate}", "B", main, workdir, **common, ablate=ablate)
-            _progress(f"B without {ablate}: {ablations[ablate]['rps']:,.0f} readings/s")
+        paths, ablations = _rates(main, sizes, workdir)
         examples = _examples(bootstrap, redis_url, tag, sizes, workdir)
         paths["D"] = examples.get("1000") or examples[str(max(sizes["examples"]))]
         identity = {
             keys: _identity(bootstrap, redis_url, tag, sizes, workdir, keys == "corridor")
             for keys in ("detector", "corridor")
         }
-        lat_settings = _settings(bootstrap, redis_url, f"{tag}-lat")
         latency = latency_probe(
-            lat_settings,
+            _settings(bootstrap, redis_url, f"{tag}-lat"),
             workdir,
             detectors=sizes["identity_detectors"],
             seed=SEED,
