@@ -4,7 +4,8 @@
 numpy state for a whole batch at once. Snapshots are ``pickle.dumps`` of the bank (immutable
 bytes, several times cheaper than the ``deepcopy`` of ``stateful_map``; see BYTEWAX.md §8).
 
-Values are ``(partition, record)`` pairs. Time for silence checks and expiry is an event-time
+Values are ``(partition, record)`` pairs, or ``(partition, [records])`` for batched streams.
+Time for silence checks and expiry is an event-time
 watermark taken, as Flink does, as the *minimum* over the input partitions that feed the key
 of (newest event time seen on that partition + wall time since it arrived). Readings of one
 bank come through several Kafka partitions that a replay drains at different speeds; with the
@@ -61,15 +62,23 @@ class BankLogic(StatefulBatchLogic):
         self.next_tick = restored + every
 
     def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
-        wall = datetime.now(UTC)
-        for part, record in values:
-            seen = self.clocks.get(part)
-            if seen is None or record.ts > seen[0]:
-                self.clocks[part] = (record.ts, wall)
-        records = sorted((record for _, record in values), key=_event_time)
+        records = self._arrive(values, datetime.now(UTC))
+        records.sort(key=_event_time)
         if self.bank is None:
             self.bank = self.make(records[0])
         return self.bank.process(records), StatefulBatchLogic.RETAIN
+
+    def _arrive(self, values: list[tuple[Any, Any]], wall: datetime) -> list[Any]:
+        """Flatten ``(partition, record or list of records)`` values; advance the clocks."""
+        records: list[Any] = []
+        for part, payload in values:
+            batch = payload if type(payload) is list else [payload]
+            newest = max(batch, key=_event_time).ts
+            seen = self.clocks.get(part)
+            if seen is None or newest > seen[0]:
+                self.clocks[part] = (newest, wall)
+            records.extend(batch)
+        return records
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
@@ -127,10 +136,7 @@ class OrderedBankLogic(BankLogic):
 
     def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
-        for part, item in values:
-            seen = self.clocks.get(part)
-            if seen is None or item.ts > seen[0]:
-                self.clocks[part] = (item.ts, wall)
+        for item in self._arrive(values, wall):
             heapq.heappush(self.held, (item.ts, _tie_break(item), self.arrivals, wall, item))
             self.arrivals += 1
         return self._feed(self._release(wall)), StatefulBatchLogic.RETAIN

@@ -7,8 +7,7 @@ one orphans its state, so a rename is a changelog entry.
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import bytewax.operators as op
@@ -20,18 +19,17 @@ from bytewax.outputs import Sink
 
 from detectors.hydromet import HydrometBank
 from detectors.incidents import IncidentBook
-from detectors.reports import ReportBank, report_key
-from detectors.traffic import TrafficBank, corridors
+from detectors.reports import ReportBank
 from flows.bank_logic import bank_builder
-from geo.locate import locate
-from kendali.actions import Action, decode_action
+from flows.routing import Router, SeriesBatch, TrafficBatch
+from kendali.actions import decode_action
 from kendali.city import City, load_city
 from kendali.codec import Rejected
-from kendali.records import DeadLetter, Incident, Signal, TrafficReading
+from kendali.records import DeadLetter, Incident
 from kendali.settings import Settings, load_settings
 from kendali.store import incident_json
 from sinks.redis_incidents import RedisIncidentSink
-from sinks.redis_series import RedisSeriesSink, SensorPoint
+from sinks.redis_series import RedisSeriesSink
 from sources.cap import CapError, cap_to_signals, parse_cap
 from sources.kafka_decode import Decoded, Decoder
 
@@ -91,79 +89,23 @@ def _cap_decoder(raw: bytes | None):
         return Rejected(f"invalid CAP: {exc}")
 
 
-class _Router:
-    """Known-entity checks and keys per stream; unknown entities become dead letters."""
-
-    def __init__(self, city: City, traffic_shards: int):
-        self.city = city
-        chains = corridors(city.detectors)
-        self.shard_of = {
-            det: f"traffic-{zlib.crc32(chain.encode()) % traffic_shards}"
-            for det, chain in chains.items()
-        }
-
-    def traffic_bank(self, first: TrafficReading) -> TrafficBank:
-        """The bank of the first reading's shard, holding exactly that shard's detectors."""
-        shard = self.shard_of[first.detector_id]
-        mine = {d: det for d, det in self.city.detectors.items() if self.shard_of[d] == shard}
-        return TrafficBank(mine, self.city.tz)
-
-    def traffic(self, item: Decoded):
-        reading = item.record
-        if reading.detector_id not in self.city.detectors:
-            return item.reject(f"unknown detector {reading.detector_id!r}")
-        return (self.shard_of[reading.detector_id], (item.partition, reading))
-
-    def hydromet(self, item: Decoded):
-        reading = item.record
-        if reading.station not in self.city.gauges:
-            return item.reject(f"unknown station {reading.station!r}")
-        return ("hydromet", (item.partition, reading))
-
-    def complaints(self, item: Decoded):
-        located = locate(item.record, self.city)
-        if isinstance(located, str):
-            return item.reject(located)
-        report = replace(item.record, lat=located.lat, lon=located.lon)
-        return (report_key(report), (item.partition, report))
-
-    def zone(self, signal: Signal) -> tuple[str, tuple[None, Signal]]:
-        if signal.zone is None:
-            signal = replace(signal, zone=self.city.zone_of(signal.lon, signal.lat))
-        return (signal.zone or "outside", (None, signal))
-
-
-def _action_by_zone(item: Decoded) -> tuple[str, tuple[None, Action]]:
-    """Operator actions go to the incident book of their incident's zone (as signals do)."""
-    return (item.record.zone or "outside", (None, item.record))
-
-
-def _sensor_point(item: Decoded) -> SensorPoint | None:
-    rec = item.record
-    if item.stream == "traffic":
-        values = {"volume": rec.volume, "occupancy": rec.occupancy, "speed": rec.speed}
-        return SensorPoint("atcs", f"atcs:{rec.detector_id}", rec.ts.timestamp(), values)
-    if item.stream == "hydromet":
-        values = {"level_cm": rec.level_cm, "rain_mm": rec.rain_mm}
-        return SensorPoint("hydromet", f"gauge:{rec.station}", rec.ts.timestamp(), values)
-    if item.stream == "complaints":
-        return SensorPoint("reports", "reports", rec.ts.timestamp(), {})
-    return None
-
-
 def build_flow(
     settings: Settings | None = None,
     *,
     source: Source | None = None,
     sinks: FlowSinks | None = None,
     city: City | None = None,
+    tail: bool = True,
 ) -> Dataflow:
-    """The whole city pipeline; ``source`` (of ``KafkaSourceMessage``) and ``sinks`` for tests."""
+    """The whole city pipeline; ``source`` (of ``KafkaSourceMessage``) and ``sinks`` for tests.
+
+    ``tail=False`` ends at the current end of the input topics (backfills, benchmarks).
+    """
     settings = settings or load_settings()
     city = city or load_city(settings.city)
     sinks = sinks or default_sinks(settings)
     topics = settings.topics
-    route = _Router(city, settings.flow.traffic_shards)
+    route = Router(city, settings.flow.traffic_shards)
     flow = Dataflow("kendali")
 
     if source is None:
@@ -174,6 +116,7 @@ def build_flow(
             topics=list(settings.input_topics()),
             add_config=settings.kafka.config,
             batch_size=settings.flow.batch_size,
+            tail=tail,
         )
         messages = op.merge("in_all", kafka_in.oks, kafka_in.errs)
     else:
@@ -187,26 +130,31 @@ def build_flow(
             topics.actions: ("actions", decode_action),
         },
     )
-    decoded = op.flat_map_batch("decode", messages, decoder)
-    # decoded: Decoded | DeadLetter
-    valid = op.branch("valid", decoded, lambda x: isinstance(x, Decoded))
+    decoded = op.flat_map_batch("decode", messages, lambda batch: route.batch(decoder(batch)))
+    # decoded: DeadLetter | Decoded (not ATCS) | TrafficBatch | SeriesBatch, per source batch
     by_stream = {
-        name: op.filter(f"is_{name}", valid.trues, lambda x, n=name: x.stream == n)
-        for name in ("traffic", "hydromet", "complaints", "warnings", "actions")
+        name: op.filter(
+            f"is_{name}", decoded, lambda x, n=name: type(x) is Decoded and x.stream == n
+        )
+        for name in ("hydromet", "complaints", "warnings", "actions")
     }
-    op.output("series_out", op.filter_map("sensor", valid.trues, _sensor_point), sinks.series)
-
+    traffic = op.filter_map(
+        "traffic_batches",
+        decoded,
+        lambda x: (x.shard, (x.partition, x.readings)) if type(x) is TrafficBatch else None,
+    )
+    # traffic: (shard, (partition, [TrafficReading]))
+    series = op.filter_map(
+        "series_batches", decoded, lambda x: x.points if type(x) is SeriesBatch else None
+    )
+    op.output("series_out", series, sinks.series)
     keyed = {
         name: op.branch(
             f"known_{name}",
             op.map(f"route_{name}", by_stream[name], fn),
             lambda x: not isinstance(x, DeadLetter),
         )
-        for name, fn in (
-            ("traffic", route.traffic),
-            ("hydromet", route.hydromet),
-            ("complaints", route.complaints),
-        )
+        for name, fn in (("hydromet", route.hydromet), ("complaints", route.complaints))
     }
     # keyed[*].trues: (key, (partition, record)); keyed[*].falses: DeadLetter (unknown entity)
 
@@ -214,7 +162,7 @@ def build_flow(
     by_partition = {"partitions": tuple(range(topics.partitions)), "max_wait": ORDER_WAIT}
     traffic_signals = op.stateful_batch(
         "traffic_detect",
-        keyed["traffic"].trues,
+        traffic,
         bank_builder(route.traffic_bank, TICK),
     )
     gauges, flood_areas = city.gauges, city.flood_areas
@@ -249,7 +197,7 @@ def build_flow(
             op.merge(
                 "zone_items",
                 op.map("by_zone", signals, route.zone),
-                op.map("actions_by_zone", by_stream["actions"], _action_by_zone),
+                op.map("actions_by_zone", by_stream["actions"], route.action),
             ),
             bank_builder(
                 lambda _: IncidentBook.for_city(routing, city.folder),
@@ -262,6 +210,7 @@ def build_flow(
     op.output("redis_out", incidents, sinks.incidents)
     op.output("alerts_out", op.map("alert_msg", incidents, _alert_message), sinks.alerts)
 
-    dead = op.merge("dead", valid.falses, *(k.falses for k in keyed.values()))
+    dead_in = op.filter("dead_in", decoded, lambda x: type(x) is DeadLetter)
+    dead = op.merge("dead", dead_in, *(k.falses for k in keyed.values()))
     op.output("dlq_out", op.map("dlq_msg", dead, _dead_letter_message), sinks.deadletters)
     return flow

@@ -49,7 +49,8 @@ class _SeriesPartition(StatelessSinkPartition[SensorPoint]):
             pipe.hset(self._keys.freshness, source, orjson.dumps(info))
         pipe.execute()
 
-    def write_batch(self, items: list[SensorPoint]) -> None:
+    def write_batch(self, items: list[SensorPoint | list[SensorPoint]]) -> None:
+        items = [p for item in items for p in (item if type(item) is list else (item,))]
         if not items:
             return
         now = time.time()
@@ -72,7 +73,10 @@ class _SeriesPartition(StatelessSinkPartition[SensorPoint]):
 
 
 class RedisSeriesSink(DynamicSink[SensorPoint]):
-    """Capped per-sensor streams plus the freshness hash (see module docstring)."""
+    """Capped per-sensor streams plus the freshness hash (see module docstring).
+
+    Items are points or lists of points (the flow sends one list per source batch).
+    """
 
     def __init__(
         self, url: str, prefix: str = "kendali", maxlen: int = 300, min_gap_s: float = 0.5

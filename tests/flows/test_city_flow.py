@@ -178,7 +178,7 @@ def test_bad_messages_are_dead_lettered_with_reasons_and_good_ones_still_flow():
     assert len({i.id for i in fires}) == 1, "one fire, one incident"
     assert "damkar" in fires[-1].agencies
     assert [a.key.decode() for a in out["alerts"]] == [i.id for i in out["incidents"]]
-    assert {p.source for p in out["series"]} == {"atcs", "hydromet", "reports"}
+    assert {p.source for batch in out["series"] for p in batch} == {"atcs", "hydromet", "reports"}
 
 
 def test_same_input_same_incidents():
