@@ -117,6 +117,28 @@ class SeasonalBaseline:
         for row in range(x.shape[0]):
             self._learn(int(slot[row]), int(bin_[row]), x[row])
 
+    def learn_distinct(self, slot: np.ndarray, bin_: np.ndarray, x: np.ndarray) -> None:
+        """Learn rows ``x`` whose slots are all different in one vectorised step; the result is
+        the same as :meth:`learn`, at a fraction of the cost for thousands of rows.
+
+        >>> a, b = (SeasonalBaseline(2, 1, 1, (1.0,)) for _ in range(2))
+        >>> a.learn_distinct(np.array([1, 0]), np.array([0, 0]), np.array([[5.0], [7.0]]))
+        >>> b.learn(np.array([1, 0]), np.array([0, 0]), np.array([[5.0], [7.0]]))
+        >>> a._gloc.tolist() == b._gloc.tolist() == [[7.0], [5.0]]
+        True
+        """
+        x = np.asarray(x, np.float32)
+        ok = ~np.isnan(x)
+        for names, idx, alpha in (
+            (("_gloc", "_gscale", "_gcount"), (slot,), self.alpha_global),
+            (("_loc", "_scale", "_count"), (slot, bin_), self.alpha),
+        ):
+            arrays = [getattr(self, name) for name in names]
+            rows = [arr[idx] for arr in arrays]
+            self._learn_one(*rows, x, ok, alpha)
+            for arr, row in zip(arrays, rows, strict=True):
+                arr[idx] = row
+
     def update(self, slot: np.ndarray, bin_: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Score each row, then learn it, row by row: the streaming step without look-ahead."""
         x = np.asarray(x, np.float32)

@@ -103,6 +103,35 @@ class FaultTracker:
                 self.code[slot] = 0
         return int(self.code[slot])
 
+    def observe_calm(
+        self, slots: np.ndarray, x: np.ndarray, usual_volume: np.ndarray, limits: np.ndarray
+    ) -> np.ndarray:
+        """Vectorised :meth:`observe` of rows with distinct ``slots`` for the common case.
+
+        Rows whose detector is healthy and stays healthy and not :meth:`suspect` after the
+        reading are observed (same state as :meth:`observe`); the mask of those rows is returned
+        and every other row is left untouched, for the caller to :meth:`observe` one by one.
+        ``limits`` holds one (speed limit, capacity) row per reading.
+
+        >>> t = FaultTracker(slots=2)
+        >>> x = np.array([[12.0, 40.0, 300.0], [10.0, 999.0, 300.0]], np.float32)
+        >>> t.observe_calm(np.array([0, 1]), x, np.array([300.0, 300.0]),
+        ...                np.array([[60.0, 1800.0], [60.0, 1800.0]])).tolist()
+        [True, False]
+        """
+        occ, speed, vol = (x[:, i].astype(np.float64) for i in range(3))
+        impossible = (
+            (speed > 2.5 * limits[:, 0]) | (vol > 2.5 * limits[:, 1]) | ((vol == 0) & (occ >= 90))
+        )
+        last = self._last[slots]
+        repeat = ((last == x) | (np.isnan(last) & np.isnan(x))).all(axis=1)
+        same = np.where(repeat & (np.nansum(np.abs(x), axis=1) > 0), self._same[slots] + 1, 0)
+        zero = (vol == 0) & ~(occ > 0) & (usual_volume >= self.zeros_min_usual)
+        calm = (self.code[slots] == 0) & ~impossible & (same < min(2, self.stuck_after - 1)) & ~zero
+        rows = slots[calm]
+        self._same[rows], self._last[rows], self._zeros[rows] = same[calm], x[calm], 0
+        return calm
+
     def suspect(self, slot: int) -> bool:
         """Whether the detector is on its way to a stuck or zeros fault (hold traffic scoring)."""
         return bool(self._same[slot] >= 2 or self._zeros[slot] > 0)

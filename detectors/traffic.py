@@ -36,7 +36,8 @@ neighbour whose readings this bank never sees simply gives no confirmation. Shar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -136,14 +137,24 @@ class TrafficBank:
         self._open = np.zeros(n, np.int64)
         self._sev = np.zeros(n, np.int8)
         self._cat = np.zeros(n, np.int8)
+        limits = [
+            (self.detectors[i].speed_limit_kmh, self.detectors[i].capacity_vph) for i in self._ids
+        ]
+        self._limits = np.array(limits, np.float64).reshape(n, 2)
 
     def process(self, readings: Sequence[TrafficReading]) -> list[Signal]:
-        """Score and learn readings in order; unknown detectors are ignored."""
+        """Score and learn readings in order; unknown detectors are ignored.
+
+        The batch is cut into runs of readings of distinct detectors. In each run the quiet
+        readings (healthy, not suspect, not anomalous, no incident under way) are scored and
+        learned with whole-array operations; the others go through the per-reading path in
+        batch order, so the signals and state are those of reading one at a time.
+        """
+        rows = [(slot, r) for r in readings if (slot := self._slot.get(r.detector_id)) is not None]
+        bins: dict[int, int] = {}
         out: list[Signal] = []
-        for reading in readings:
-            slot = self._slot.get(reading.detector_id)
-            if slot is not None:
-                out.extend(self._one(slot, reading))
+        for start, end in _distinct_runs([slot for slot, _ in rows]):
+            out.extend(self._run(rows[start:end], bins))
         return out
 
     def tick(self, now: datetime) -> list[Signal]:
@@ -158,6 +169,44 @@ class TrafficBank:
             out.append(self._signals.fault(self._ids[slot], 1, int(self._last_ts[slot]), now))
             out.extend(self._close_incident(int(slot), now))
         return out
+
+    def _run(self, rows: list[tuple[int, TrafficReading]], bins: dict[int, int]) -> list[Signal]:
+        """Process readings of distinct detectors: quiet ones at once, the rest one by one."""
+        s = np.fromiter((slot for slot, _ in rows), np.int64, len(rows))
+        epoch = np.fromiter((int(r.ts.timestamp()) for _, r in rows), np.int64, len(rows))
+        b = np.fromiter((_cached_bin(r.ts, self.tz, bins) for _, r in rows), np.int64, len(rows))
+        x = _measures_of([r for _, r in rows])
+        loc, _ = self._base.expected(s, b)
+        z = self._combine_rows(self._base.score(s, b, x))
+        fast = np.flatnonzero(
+            (epoch > self._last_ts[s]) & (z < self.params.z_open) & (self._open[s] == 0)
+            & (self._recent[s] == 0)
+        )  # fmt: skip
+        calm = self._faults.observe_calm(s[fast], x[fast], loc[fast, VOL], self._limits[s[fast]])
+        fast = fast[calm]
+        iv = np.fromiter((rows[i][1].interval_s for i in fast), np.int32, len(fast))
+        before = self._learn_quiet(s[fast], epoch[fast], iv, b[fast], x[fast], z[fast])
+        order = {int(s[i]): (int(i), k) for k, i in enumerate(fast)}
+        out = []
+        for i in np.setdiff1d(np.arange(len(rows)), fast, assume_unique=True):
+            slot, r = rows[i]
+            down = self.detectors[r.detector_id].downstream
+            hit = order.get(self._slot.get(down, -1)) if down else None
+            if hit is None or hit[0] < i:
+                out.extend(self._one(slot, r))
+            else:  # the neighbour's reading comes later in the batch: judge on its state before
+                with _swapped(self, self._slot[down], {k: v[hit[1]] for k, v in before.items()}):
+                    out.extend(self._one(slot, r))
+        return out
+
+    def _learn_quiet(self, s, epoch, iv, b, x, z) -> dict[str, np.ndarray]:
+        """Apply quiet readings (distinct slots) at once; returns the neighbour-visible state
+        they replaced, per slot, so that an earlier reading can be judged on it."""
+        before = {name: getattr(self, name)[s].copy() for name in _NEIGHBOUR_VIEW}
+        self._last_ts[s], self._interval[s], self._z[s] = epoch, iv, z
+        self._run_good[s] += 1
+        self._base.learn_distinct(s, b, x)
+        return before
 
     def _one(self, slot: int, r: TrafficReading) -> list[Signal]:
         det = self.detectors[r.detector_id]
@@ -190,6 +239,12 @@ class TrafficBank:
         if np.isnan(z[OCC]) and np.isnan(z[SPEED]):
             return float(abs(np.nan_to_num(z[VOL])))
         return float(max(np.nan_to_num(z * _SIGN).max(), 0.0))
+
+    def _combine_rows(self, z: np.ndarray) -> np.ndarray:
+        """:meth:`_combine` of many rows at once."""
+        both = np.isnan(z[:, OCC]) & np.isnan(z[:, SPEED])
+        worst = np.maximum(np.nan_to_num(z * _SIGN).max(axis=1), 0.0)
+        return np.where(both, np.abs(np.nan_to_num(z[:, VOL])), worst).astype(np.float32)
 
     def _fault_change(self, slot: int, before: int, code: int, ts: datetime) -> list[Signal]:
         if code == before:
@@ -260,6 +315,56 @@ class TrafficBank:
             return []
         self._open[slot] = 0
         return [self._signals.incident_clear(self._ids[slot], start, int(self._cat[slot]), ts)]
+
+
+#: Bank arrays a detector's upstream neighbour reads when it judges an incident.
+_NEIGHBOUR_VIEW = ("_last_ts", "_interval", "_z")
+
+
+def _distinct_runs(slots: Sequence[int]) -> list[tuple[int, int]]:
+    """[start, end) index ranges cutting ``slots`` into runs without a repeated slot.
+
+    >>> _distinct_runs([1, 2, 1, 3, 3])
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    out, seen, start = [], set(), 0
+    for i, slot in enumerate(slots):
+        if slot in seen:
+            out.append((start, i))
+            seen, start = set(), i
+        seen.add(slot)
+    out.append((start, len(slots)))
+    return out
+
+
+def _cached_bin(ts: datetime, tz: tzinfo, cache: dict[int, int]) -> int:
+    """:func:`time_bin` memoised per UTC quarter hour (every zone offset is whole quarters)."""
+    key = int(ts.timestamp()) // 900
+    if key not in cache:
+        cache[key] = time_bin(ts, tz)
+    return cache[key]
+
+
+@contextmanager
+def _swapped(bank: TrafficBank, slot: int, values: Mapping[str, object]) -> Iterator[None]:
+    """Temporarily give ``slot`` other values in the bank's arrays named by ``values``."""
+    saved = {name: getattr(bank, name)[slot].copy() for name in values}
+    for name, value in values.items():
+        getattr(bank, name)[slot] = value
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            getattr(bank, name)[slot] = value
+
+
+def _measures_of(readings: Sequence[TrafficReading]) -> np.ndarray:
+    """:func:`_measures` of many readings: one float32 row each."""
+    raw = np.array([(r.occupancy, r.speed, r.volume, r.interval_s) for r in readings], np.float64)
+    raw = raw.reshape(-1, 4)
+    vol = raw[:, 2] * 3600.0 / np.maximum(raw[:, 3], 1)
+    speed = np.where(raw[:, 2] == 0, np.nan, raw[:, 1])
+    return np.stack([raw[:, 0], speed, vol], axis=1).astype(np.float32)
 
 
 def _measures(r: TrafficReading) -> np.ndarray:
