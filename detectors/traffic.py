@@ -36,15 +36,18 @@ neighbour whose readings this bank never sees simply gives no confirmation. Shar
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import partial
 
 import numpy as np
 
 from detectors.baseline import SeasonalBaseline
 from detectors.faults import FaultTracker
+from detectors.traffic_batch import cached_bin, distinct_runs, measures_of, swapped
+from detectors.traffic_confirm import NeighbourLog
 from detectors.traffic_signals import SignalMaker
 from kendali.city import Detector
 from kendali.records import Signal, TrafficReading
@@ -141,6 +144,13 @@ class TrafficBank:
             (self.detectors[i].speed_limit_kmh, self.detectors[i].capacity_vph) for i in self._ids
         ]
         self._limits = np.array(limits, np.float64).reshape(n, 2)
+        self._down = np.array([self._slot.get(self.detectors[i].downstream, -1) for i in self._ids])
+        self._up: dict[int, list[int]] = {}
+        for slot in np.flatnonzero(self._down >= 0):
+            self._up.setdefault(int(self._down[slot]), []).append(int(slot))
+        self._log = NeighbourLog(n)
+        #: Incident signals waiting for the downstream neighbour's reading of the same time.
+        self._pending: dict[int, tuple[TrafficReading, np.ndarray, np.ndarray, str]] = {}
 
     def process(self, readings: Sequence[TrafficReading]) -> list[Signal]:
         """Score and learn readings in order; unknown detectors are ignored.
@@ -153,16 +163,20 @@ class TrafficBank:
         rows = [(slot, r) for r in readings if (slot := self._slot.get(r.detector_id)) is not None]
         bins: dict[int, int] = {}
         out: list[Signal] = []
-        for start, end in _distinct_runs([slot for slot, _ in rows]):
+        for start, end in distinct_runs([slot for slot, _ in rows]):
             out.extend(self._run(rows[start:end], bins))
         return out
 
     def tick(self, now: datetime) -> list[Signal]:
-        """Open a ``silent`` fault for every detector quiet for longer than ``silence_s``."""
+        """Open a ``silent`` fault for every detector quiet for longer than ``silence_s``; send
+        incident signals still waiting for a neighbour two intervals after their reading."""
         epoch = int(now.timestamp())
+        out = []
+        for slot, (r, *_) in sorted(self._pending.items()):
+            if epoch - int(r.ts.timestamp()) >= 2 * r.interval_s:  # the neighbour is late too
+                out.extend(self._resolve(slot))
         limit = np.maximum(self.params.silence_s, 3 * self._interval)
         quiet = (self._last_ts > 0) & (epoch - self._last_ts > limit) & (self._faults.code == 0)
-        out = []
         for slot in np.flatnonzero(quiet):
             self._faults.code[slot] = 1
             self._faults.since[slot] = self._last_ts[slot]
@@ -174,39 +188,67 @@ class TrafficBank:
         """Process readings of distinct detectors: quiet ones at once, the rest one by one."""
         s = np.fromiter((slot for slot, _ in rows), np.int64, len(rows))
         epoch = np.fromiter((int(r.ts.timestamp()) for _, r in rows), np.int64, len(rows))
-        b = np.fromiter((_cached_bin(r.ts, self.tz, bins) for _, r in rows), np.int64, len(rows))
-        x = _measures_of([r for _, r in rows])
+        bin_of = partial(time_bin, tz=self.tz)
+        b = np.fromiter((cached_bin(r.ts, bins, bin_of) for _, r in rows), np.int64, len(rows))
+        x = measures_of([r for _, r in rows])
         loc, _ = self._base.expected(s, b)
         z = self._combine_rows(self._base.score(s, b, x))
         fast = np.flatnonzero(
             (epoch > self._last_ts[s]) & (z < self.params.z_open) & (self._open[s] == 0)
-            & (self._recent[s] == 0)
+            & (self._recent[s] == 0) & ~np.isin(s, self._waiting())
         )  # fmt: skip
         calm = self._faults.observe_calm(s[fast], x[fast], loc[fast, VOL], self._limits[s[fast]])
         fast = fast[calm]
         iv = np.fromiter((rows[i][1].interval_s for i in fast), np.int32, len(fast))
         before = self._learn_quiet(s[fast], epoch[fast], iv, b[fast], x[fast], z[fast])
         order = {int(s[i]): (int(i), k) for k, i in enumerate(fast)}
-        out = []
+        out: list[Signal] = []
+        due: list[tuple[int, int]] = []  # (batch index of the neighbour's reading, slot)
         for i in np.setdiff1d(np.arange(len(rows)), fast, assume_unique=True):
+            while due and due[0][0] < i:
+                out.extend(self._resolve(heapq.heappop(due)[1]))
             slot, r = rows[i]
-            down = self.detectors[r.detector_id].downstream
-            hit = order.get(self._slot.get(down, -1)) if down else None
+            hit = order.get(int(self._down[slot]))
             if hit is None or hit[0] < i:
-                out.extend(self._one(slot, r))
-            else:  # the neighbour's reading comes later in the batch: judge on its state before
-                with _swapped(self, self._slot[down], {k: v[hit[1]] for k, v in before.items()}):
-                    out.extend(self._one(slot, r))
+                out.extend(self._step(slot, r))
+                continue
+            # the neighbour's reading comes later in the batch: judge on its log before it
+            with swapped(
+                self._log, int(self._down[slot]), {k: v[hit[1]] for k, v in before.items()}
+            ):
+                out.extend(self._step(slot, r))
+            if slot in self._pending and self._verdict(slot) is not None:
+                heapq.heappush(due, (hit[0], slot))
+        while due:
+            out.extend(self._resolve(heapq.heappop(due)[1]))
         return out
 
+    def _waiting(self) -> list[int]:
+        """Slots whose readings must take the per-reading path: those with a pending signal and
+        the neighbours it waits for."""
+        return [*self._pending, *(int(self._down[slot]) for slot in self._pending)]
+
     def _learn_quiet(self, s, epoch, iv, b, x, z) -> dict[str, np.ndarray]:
-        """Apply quiet readings (distinct slots) at once; returns the neighbour-visible state
-        they replaced, per slot, so that an earlier reading can be judged on it."""
-        before = {name: getattr(self, name)[s].copy() for name in _NEIGHBOUR_VIEW}
+        """Apply quiet readings (distinct slots) at once; returns the neighbour log rows they
+        replaced, per slot, so that an earlier reading can be judged on them."""
+        before = {name: getattr(self._log, name)[s].copy() for name in ("ts", "code")}
+        self._log.record_many(s, epoch, 1)
         self._last_ts[s], self._interval[s], self._z[s] = epoch, iv, z
         self._run_good[s] += 1
         self._base.learn_distinct(s, b, x)
         return before
+
+    def _step(self, slot: int, r: TrafficReading) -> list[Signal]:
+        """One reading: a signal of the previous one still pending goes first (the neighbour
+        is late), then the reading, then pending signals of upstream detectors it settles."""
+        out = []
+        if slot in self._pending and int(r.ts.timestamp()) > self._last_ts[slot]:
+            out = self._resolve(slot)
+        out += self._one(slot, r)
+        for up in self._up.get(slot, ()):
+            if up in self._pending and self._verdict(up) is not None:
+                out += self._resolve(up)
+        return out
 
     def _one(self, slot: int, r: TrafficReading) -> list[Signal]:
         det = self.detectors[r.detector_id]
@@ -223,11 +265,11 @@ class TrafficBank:
             slot, x, float(loc[0, VOL]), (det.speed_limit_kmh, det.capacity_vph)
         )
         out = self._fault_change(slot, before, code, r.ts)
-        if code:
-            return out + self._close_incident(slot, r.ts)
-        if self._faults.suspect(slot):
-            return out
+        if code or self._faults.suspect(slot):
+            self._log.record(slot, epoch, 0)  # no confirmation for a neighbour either
+            return out + (self._close_incident(slot, r.ts) if code else [])
         self._z[slot] = self._combine(self._base.score(s, b, x[None, :])[0])
+        self._log.record(slot, epoch, 2 if self._z[slot] >= self.params.z_open else 1)
         age = epoch - self._open[slot] if self._open[slot] else 0
         if self._z[slot] < self.params.z_open or age > self.params.relearn_after_s:
             self._base.learn(s, b, x[None, :])
@@ -269,44 +311,49 @@ class TrafficBank:
         if not self._open[slot]:
             if int(self._recent[slot]).bit_count() >= p.persist:
                 self._open[slot] = self._cand[slot]
-                return [self._emit(slot, r, x, usual, "open")]
+                return self._announce(slot, r, x, usual, "open")
             return []
         if self._run_good[slot] >= p.clear_after:
             return self._close_incident(slot, r.ts)
         if z >= p.z_open:
-            return self._maybe_update(slot, r, x, usual)
+            return self._announce(slot, r, x, usual, "update")
         return []
 
-    def _maybe_update(self, slot: int, r: TrafficReading, x, usual) -> list[Signal]:
-        sev, cat = (
-            self._signals.severity(float(self._z[slot]), x, usual),
-            self._category(slot, x, usual),
-        )
-        if sev == self._sev[slot] and cat == self._cat[slot]:
+    def _announce(self, slot: int, r: TrafficReading, x, usual, state: str, final: bool = False):
+        """Signal an opening incident, or a change of severity or category of an open one, once
+        the downstream neighbour's reading of the same time is known (else keep it pending)."""
+        cat = self._category(slot, x, usual, r, final)
+        if cat is None:
+            self._pending[slot] = (r, x, usual, state)
             return []
-        return [self._emit(slot, r, x, usual, "update")]
-
-    def _emit(self, slot: int, r: TrafficReading, x, usual, state: str) -> Signal:
         z = float(self._z[slot])
-        self._sev[slot] = self._signals.severity(z, x, usual)
-        self._cat[slot] = self._category(slot, x, usual)
-        return self._signals.incident(
-            r, x, usual, z, state, int(self._open[slot]), int(self._sev[slot]), int(self._cat[slot])
-        )
+        sev = self._signals.severity(z, x, usual)
+        if state == "update" and sev == self._sev[slot] and cat == self._cat[slot]:
+            return []
+        self._sev[slot], self._cat[slot] = sev, cat
+        return [self._signals.incident(r, x, usual, z, state, int(self._open[slot]), sev, cat)]
 
-    def _category(self, slot: int, x: np.ndarray, usual: np.ndarray) -> int:
+    def _resolve(self, slot: int) -> list[Signal]:
+        """Send a pending signal with what the neighbour has said by now."""
+        return self._announce(slot, *self._pending.pop(slot), final=True)
+
+    def _verdict(self, slot: int, final: bool = False) -> int | None:
+        """The neighbour's verdict for the reading a pending signal of ``slot`` is about."""
+        r = self._pending[slot][0]
+        epoch = int(r.ts.timestamp())
+        return self._log.verdict(int(self._down[slot]), epoch, 3 * r.interval_s, final)
+
+    def _category(self, slot: int, x, usual, r: TrafficReading, final: bool) -> int | None:
         """Code in :data:`~detectors.traffic_signals.CATEGORIES`: 0 unconfirmed incident,
-        1 confirmed by a normal downstream, 2 queue from downstream; count-only detectors
-        say only 3 more or 4 fewer vehicles than usual."""
+        1 confirmed by a normal downstream, 2 queue from downstream (the downstream detector
+        at the same time, see :mod:`detectors.traffic_confirm`; None while it is not known);
+        count-only detectors say only 3 more or 4 fewer vehicles than usual."""
         if np.isnan(x[OCC]) and np.isnan(x[SPEED]):
             return 3 if x[VOL] > usual[VOL] else 4
-        down = self.detectors[self._ids[slot]].downstream
-        dslot = self._slot.get(down) if down else None
-        if dslot is None or self._last_ts[dslot] == 0 or self._faults.code[dslot]:
+        down = int(self._down[slot])
+        if down < 0:
             return 0
-        if self._last_ts[slot] - self._last_ts[dslot] > 3 * int(self._interval[dslot]):
-            return 0
-        return 2 if self._z[dslot] >= self.params.z_open else 1
+        return self._log.verdict(down, int(r.ts.timestamp()), 3 * r.interval_s, final)
 
     def _close_incident(self, slot: int, ts: datetime) -> list[Signal]:
         start = int(self._open[slot])
@@ -315,56 +362,6 @@ class TrafficBank:
             return []
         self._open[slot] = 0
         return [self._signals.incident_clear(self._ids[slot], start, int(self._cat[slot]), ts)]
-
-
-#: Bank arrays a detector's upstream neighbour reads when it judges an incident.
-_NEIGHBOUR_VIEW = ("_last_ts", "_interval", "_z")
-
-
-def _distinct_runs(slots: Sequence[int]) -> list[tuple[int, int]]:
-    """[start, end) index ranges cutting ``slots`` into runs without a repeated slot.
-
-    >>> _distinct_runs([1, 2, 1, 3, 3])
-    [(0, 2), (2, 4), (4, 5)]
-    """
-    out, seen, start = [], set(), 0
-    for i, slot in enumerate(slots):
-        if slot in seen:
-            out.append((start, i))
-            seen, start = set(), i
-        seen.add(slot)
-    out.append((start, len(slots)))
-    return out
-
-
-def _cached_bin(ts: datetime, tz: tzinfo, cache: dict[int, int]) -> int:
-    """:func:`time_bin` memoised per UTC quarter hour (every zone offset is whole quarters)."""
-    key = int(ts.timestamp()) // 900
-    if key not in cache:
-        cache[key] = time_bin(ts, tz)
-    return cache[key]
-
-
-@contextmanager
-def _swapped(bank: TrafficBank, slot: int, values: Mapping[str, object]) -> Iterator[None]:
-    """Temporarily give ``slot`` other values in the bank's arrays named by ``values``."""
-    saved = {name: getattr(bank, name)[slot].copy() for name in values}
-    for name, value in values.items():
-        getattr(bank, name)[slot] = value
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            getattr(bank, name)[slot] = value
-
-
-def _measures_of(readings: Sequence[TrafficReading]) -> np.ndarray:
-    """:func:`_measures` of many readings: one float32 row each."""
-    raw = np.array([(r.occupancy, r.speed, r.volume, r.interval_s) for r in readings], np.float64)
-    raw = raw.reshape(-1, 4)
-    vol = raw[:, 2] * 3600.0 / np.maximum(raw[:, 3], 1)
-    speed = np.where(raw[:, 2] == 0, np.nan, raw[:, 1])
-    return np.stack([raw[:, 0], speed, vol], axis=1).astype(np.float32)
 
 
 def _measures(r: TrafficReading) -> np.ndarray:
