@@ -18,12 +18,26 @@ from __future__ import annotations
 import heapq
 import pickle
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
 
-__all__ = ["BankLogic", "OrderedBankLogic", "bank_builder", "watermark"]
+__all__ = ["BankLogic", "OrderedBankLogic", "Tick", "bank_builder", "watermark"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A bank's event-time clock, sent downstream with its signals.
+
+    Per-key clocks only advance with the key's own items: a zone's incident book that saw its
+    last signal an hour of event time ago would think no time has passed, and never resolve
+    that incident while a replay races on. Detector banks emit their watermark every tick; the
+    flow hands it to every zone's book, which advances its clock and feeds nothing to the book.
+    """
+
+    ts: datetime
 
 
 def watermark(clocks: dict[Any, tuple[datetime, datetime]], wall: datetime) -> datetime | None:
@@ -53,8 +67,11 @@ class BankLogic(StatefulBatchLogic):
         every: timedelta,
         bank: Any = None,
         newest: dict[Any, datetime] | None = None,
+        *,
+        ticks: bool = False,
     ):
         self.make = make
+        self.ticks = ticks
         self.bank = bank
         self.every = every
         restored = datetime.now(UTC)
@@ -77,7 +94,7 @@ class BankLogic(StatefulBatchLogic):
             seen = self.clocks.get(part)
             if seen is None or newest > seen[0]:
                 self.clocks[part] = (newest, wall)
-            records.extend(batch)
+            records.extend(item for item in batch if type(item) is not Tick)
         return records
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
@@ -86,10 +103,17 @@ class BankLogic(StatefulBatchLogic):
         now = watermark(self.clocks, wall)
         if now is None or self.bank is None:
             return [], StatefulBatchLogic.RETAIN
-        return self.bank.tick(now), StatefulBatchLogic.RETAIN
+        out = self.bank.tick(now)
+        return ([*out, Tick(now)] if self.ticks else out), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         return self.next_tick
+
+    def on_eof(self) -> tuple[Iterable[Any], bool]:
+        """Bounded input ended: pass the final clock on, so downstream books see it too."""
+        now = watermark(self.clocks, datetime.now(UTC))
+        out = [Tick(now)] if self.ticks and now is not None else []
+        return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> bytes:
         newest = {part: event for part, (event, _seen) in self.clocks.items()}
@@ -109,8 +133,8 @@ class OrderedBankLogic(BankLogic):
     """
 
     def __init__(self, make, every, bank=None, newest=None, *, partitions: tuple = (),
-                 max_wait: timedelta, held: list | None = None):  # fmt: skip
-        super().__init__(make, every, bank, newest)
+                 max_wait: timedelta, held: list | None = None, ticks: bool = False):  # fmt: skip
+        super().__init__(make, every, bank, newest, ticks=ticks)
         self.partitions = tuple(partitions)
         self.max_wait = max_wait
         restored = datetime.now(UTC)
@@ -157,9 +181,15 @@ class OrderedBankLogic(BankLogic):
         return out, StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
-        """Bounded input ended: nothing more can come before what is held, release it all."""
+        """Bounded input ended: release everything held, then let the bank see the final time."""
         items = [heapq.heappop(self.held)[-1] for _ in range(len(self.held))]
-        return self._feed(items), StatefulBatchLogic.RETAIN
+        out = self._feed(items)
+        now = watermark(self.clocks, datetime.now(UTC))
+        if now is not None and self.bank is not None:
+            out = [*out, *self.bank.tick(now)]
+        if self.ticks and now is not None:
+            out.append(Tick(now))
+        return out, StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         if self.held:
@@ -183,17 +213,22 @@ def _event_time(value: Any) -> datetime:
 
 
 def bank_builder(
-    make: Callable[[Any], Any], every: timedelta, *, ordered: dict | None = None
+    make: Callable[[Any], Any],
+    every: timedelta,
+    *,
+    ordered: dict | None = None,
+    ticks: bool = False,
 ) -> Callable[[bytes | None], BankLogic]:
     """Builder for ``op.stateful_batch``: a fresh logic, or the one restored from a snapshot.
 
-    ``ordered`` (``partitions``, ``max_wait``) makes it an :class:`OrderedBankLogic`.
+    ``ordered`` (``partitions``, ``max_wait``) makes it an :class:`OrderedBankLogic`; ``ticks``
+    makes it emit :class:`Tick` markers with its clock.
     """
 
     def build(resume: bytes | None) -> BankLogic:
         state = pickle.loads(resume) if resume is not None else (None, None, None)
         if ordered is None:
-            return BankLogic(make, every, *state[:2])
-        return OrderedBankLogic(make, every, *state[:2], held=state[2], **ordered)
+            return BankLogic(make, every, *state[:2], ticks=ticks)
+        return OrderedBankLogic(make, every, *state[:2], held=state[2], ticks=ticks, **ordered)
 
     return build

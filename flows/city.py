@@ -163,18 +163,20 @@ def build_flow(
     traffic_signals = op.stateful_batch(
         "traffic_detect",
         traffic,
-        bank_builder(route.traffic_bank, TICK),
+        bank_builder(route.traffic_bank, TICK, ticks=True),
     )
     gauges, flood_areas = city.gauges, city.flood_areas
     hydromet_signals = op.stateful_batch(
         "hydromet_detect",
         keyed["hydromet"].trues,
-        bank_builder(lambda _: HydrometBank(gauges, flood_areas, tz), TICK, ordered=by_partition),
+        bank_builder(
+            lambda _: HydrometBank(gauges, flood_areas, tz), TICK, ordered=by_partition, ticks=True
+        ),
     )
     report_signals = op.stateful_batch(
         "reports_detect",
         keyed["complaints"].trues,
-        bank_builder(lambda _: ReportBank(city), TICK, ordered=by_partition),
+        bank_builder(lambda _: ReportBank(city), TICK, ordered=by_partition, ticks=True),
     )
     warning_signals = op.flat_map(
         "cap_signals",
@@ -188,7 +190,7 @@ def build_flow(
         op.key_rm("reports_sig", report_signals),
         warning_signals,
     )
-    # signals: Signal
+    # signals: Signal | Tick (each bank's clock, every TICK)
     routing = dict(city.routing)
     incidents = op.key_rm(
         "incidents_out",
@@ -196,7 +198,7 @@ def build_flow(
             "incidents",
             op.merge(
                 "zone_items",
-                op.map("by_zone", signals, route.zone),
+                op.flat_map("by_zone", signals, route.zone),
                 op.map("actions_by_zone", by_stream["actions"], route.action),
             ),
             bank_builder(

@@ -15,6 +15,7 @@ from typing import Any
 
 from detectors.reports import report_key
 from detectors.traffic import TrafficBank, corridors
+from flows.bank_logic import Tick
 from geo.locate import locate
 from kendali.actions import Action
 from kendali.city import City
@@ -65,6 +66,7 @@ class Router:
             det: f"traffic-{zlib.crc32(chain.encode()) % traffic_shards}"
             for det, chain in corridors(city.detectors).items()
         }
+        self.zones = (*(z.name for z in city.zones), "outside")
 
     def traffic_bank(self, first: TrafficReading) -> TrafficBank:
         """The bank of the first reading's shard, holding exactly that shard's detectors."""
@@ -116,10 +118,13 @@ class Router:
         report = replace(item.record, lat=located.lat, lon=located.lon)
         return (report_key(report), (item.partition, report))
 
-    def zone(self, signal: Signal) -> tuple[str, tuple[None, Signal]]:
-        if signal.zone is None:
-            signal = replace(signal, zone=self.city.zone_of(signal.lon, signal.lat))
-        return (signal.zone or "outside", (None, signal))
+    def zone(self, item: Signal | Tick) -> list[tuple[str, tuple[None, Signal | Tick]]]:
+        """A signal goes to its zone's incident book; a bank's clock tick goes to every book."""
+        if type(item) is Tick:
+            return [(zone, (None, item)) for zone in self.zones]
+        if item.zone is None:
+            item = replace(item, zone=self.city.zone_of(item.lon, item.lat))
+        return [(item.zone or "outside", (None, item))]
 
     @staticmethod
     def action(item: Decoded) -> tuple[str, tuple[None, Action]]:
