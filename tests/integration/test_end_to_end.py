@@ -128,3 +128,30 @@ def test_injected_incident_reaches_api_and_sse(running):
                     break
     assert resumed == ids[1:]
     listener.stopping = True
+
+
+def test_open311_reports_become_one_incident_with_status(running):
+    """Reports posted by an existing complaint app (Open311) merge into one incident in seconds."""
+    settings, base, flow = running
+    ids = []
+    for i in range(6):
+        resp = httpx.post(f"{base}/open311/v2/requests.json", timeout=10, data={
+            "service_code": "fire", "lat": f"{-1.2735 + 0.0002 * i:.5f}",
+            "long": f"{116.8365 + 0.0002 * (i % 3):.5f}",
+            "description": "asap hitam dari gudang dekat Lapangan Merdeka",
+        })  # fmt: skip
+        assert resp.status_code == 201, resp.text
+        ids.append(resp.json()[0]["service_request_id"])
+
+    def joined():
+        status = httpx.get(f"{base}/open311/v2/requests/{ids[-1]}.json", timeout=5).json()[0]
+        return status if "part of incident" in status["status_notes"] else None
+
+    status = wait_until(joined, 30, "the reports to join an incident", flow)
+    incident_id = status["status_notes"].split()[3]
+    with redis.Redis.from_url(settings.redis.url) as r:
+        token, _ = create_token(r, Keys(settings.redis.prefix), "viewer", name="e2e-o311")
+    incident = httpx.get(f"{base}/api/incidents/{incident_id}", timeout=5,
+                         params={"access_token": token}).json()  # fmt: skip
+    assert incident["category"] == "fire" and "damkar" in incident["agencies"]
+    assert {f"report:{i}" for i in ids} <= set(incident["evidence"]), "one incident, all reports"
