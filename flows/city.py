@@ -114,7 +114,7 @@ def build_flow(
             flow,
             brokers=[settings.kafka.bootstrap],
             topics=list(settings.input_topics()),
-            add_config=settings.kafka.config,
+            add_config={**settings.kafka.config, **settings.flow.consumer_config},
             batch_size=settings.flow.batch_size,
             tail=tail,
         )

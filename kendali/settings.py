@@ -99,6 +99,9 @@ class FlowSettings:
     batch_size: int = 1000
     #: Detector state is split into this many keys, spread over workers (Bytewax routes by key).
     traffic_shards: int = 16
+    #: librdkafka settings for the dataflow's consumers only. A broker holds an empty fetch for
+    #: up to fetch.wait.max.ms (500 by default): at low data rates that is added latency.
+    consumer_config: dict = field(default_factory=lambda: {"fetch.wait.max.ms": 50})
     max_message_bytes: int = 65_536
     max_future_s: int = 3600
     max_past_days: int = 365 * 30
