@@ -4,7 +4,8 @@
 reading it scores occupancy (up is bad), speed (down is bad) and volume against what is usual
 *for this detector, this kind of day and this hour* (:class:`~detectors.baseline.SeasonalBaseline`),
 so rush hour is not an alert. An anomaly must persist for ``persist`` intervals before an incident
-opens (a blip is not an incident) and ``clear_after`` normal intervals close it. The downstream
+opens (a blip is not an incident; after an extreme reading a merely elevated one counts) and
+``clear_after`` normal intervals close it. The downstream
 detector of the same link confirms it (classic California-style logic: occupancy high here while
 it stays normal downstream means a blockage in between; high downstream too means a queue from
 further on, reported as ``congestion``). Stuck, impossible, all-zero or silent detectors raise
@@ -64,6 +65,11 @@ class TrafficParams:
     """Tuning of the traffic bank; defaults suit 1-15 minute ATCS/SCATS intervals."""
 
     z_open: float = 4.0
+    #: A reading this far beyond the usual (a Moderate alert's z), on every measure the detector
+    #: has (occupancy up and speed down agreeing), lowers the bar for the next readings in the
+    #: window to ``z_support``: a dip that recovers at once may still open an incident.
+    z_extreme: float = 6.0
+    z_support: float = 2.0
     persist: int = 2
     window: int = 3
     clear_after: int = 3
@@ -135,6 +141,7 @@ class TrafficBank:
         self._interval = np.full(n, 300, np.int32)
         self._z = np.zeros(n, np.float32)
         self._recent = np.zeros(n, np.uint8)
+        self._peak = np.zeros(n, np.uint8)  # which of the recent intervals were extreme
         self._run_good = np.zeros(n, np.int16)
         self._cand = np.zeros(n, np.int64)
         self._open = np.zeros(n, np.int64)
@@ -268,12 +275,13 @@ class TrafficBank:
         if code or self._faults.suspect(slot):
             self._log.record(slot, epoch, 0)  # no confirmation for a neighbour either
             return out + (self._close_incident(slot, r.ts) if code else [])
-        self._z[slot] = self._combine(self._base.score(s, b, x[None, :])[0])
+        zrow = self._base.score(s, b, x[None, :])[0]
+        self._z[slot] = self._combine(zrow)
         self._log.record(slot, epoch, 2 if self._z[slot] >= self.params.z_open else 1)
         age = epoch - self._open[slot] if self._open[slot] else 0
         if self._z[slot] < self.params.z_open or age > self.params.relearn_after_s:
             self._base.learn(s, b, x[None, :])
-        return out + self._incident(slot, r, x, loc[0])
+        return out + self._incident(slot, r, x, loc[0], self._agreed(zrow))
 
     def _combine(self, z: np.ndarray) -> float:
         """Badness of a reading: occupancy up or speed down; volume (either way) only for
@@ -281,6 +289,13 @@ class TrafficBank:
         if np.isnan(z[OCC]) and np.isnan(z[SPEED]):
             return float(abs(np.nan_to_num(z[VOL])))
         return float(max(np.nan_to_num(z * _SIGN).max(), 0.0))
+
+    def _agreed(self, z: np.ndarray) -> float:
+        """Badness on which occupancy and speed agree (the smaller of the two where both are
+        measured); 0 for count-only detectors, whose flow alone cannot tell a blockage."""
+        bad = (z * _SIGN)[:VOL]
+        bad = bad[~np.isnan(bad)]
+        return float(bad.min()) if bad.size else 0.0
 
     def _combine_rows(self, z: np.ndarray) -> np.ndarray:
         """:meth:`_combine` of many rows at once."""
@@ -301,12 +316,22 @@ class TrafficBank:
             out.append(self._signals.fault(det_id, code, epoch, ts))
         return out
 
-    def _incident(self, slot: int, r: TrafficReading, x: np.ndarray, usual) -> list[Signal]:
+    def _incident(
+        self, slot: int, r: TrafficReading, x: np.ndarray, usual, agreed: float
+    ) -> list[Signal]:
+        """Persistence: ``persist`` anomalous intervals of the last ``window`` open an incident.
+        Until one is open, after an extreme reading (``agreed`` badness >= ``z_extreme``) a
+        reading above ``z_support`` counts as anomalous too: a real dip that recovers in one
+        interval still leaves traffic off its usual, while a lone extreme blip falls straight
+        back. Closing is unchanged (``clear_after`` readings below ``z_open``)."""
         p, z, epoch = self.params, float(self._z[slot]), int(r.ts.timestamp())
-        bad = z >= p.z_open
+        mask = (1 << p.window) - 1
+        after_peak = ((int(self._peak[slot]) << 1) & mask) > 0 and not self._open[slot]
+        bad = z >= p.z_open or (after_peak and z >= p.z_support)
         if bad and not self._recent[slot]:
             self._cand[slot] = epoch
-        self._recent[slot] = ((int(self._recent[slot]) << 1) | bad) & ((1 << p.window) - 1)
+        self._recent[slot] = ((int(self._recent[slot]) << 1) | bad) & mask
+        self._peak[slot] = ((int(self._peak[slot]) << 1) | (agreed >= p.z_extreme)) & mask
         self._run_good[slot] = 0 if bad else self._run_good[slot] + 1
         if not self._open[slot]:
             if int(self._recent[slot]).bit_count() >= p.persist:
@@ -357,7 +382,7 @@ class TrafficBank:
 
     def _close_incident(self, slot: int, ts: datetime) -> list[Signal]:
         start = int(self._open[slot])
-        self._recent[slot] = self._run_good[slot] = 0
+        self._recent[slot] = self._peak[slot] = self._run_good[slot] = 0
         if not start:
             return []
         self._open[slot] = 0

@@ -175,3 +175,22 @@ def test_stop_and_go_two_bad_of_three_opens(trained):
     out = bank.process([reading("U", i0, 75, 6, 15), reading("U", i0 + 1, *normal(i0 + 1, rng))])
     out += bank.process([reading("U", i0 + 2, 78, 5, 15)])
     assert [(s.state, s.episode[-14:]) for s in out] == [("open", "12:30:00+08:00")]
+
+
+def test_extreme_dip_with_traffic_still_off_opens_at_the_next_reading(trained):
+    bank = pickle.loads(trained)
+    i0 = 14 * DAY + 150
+    out = bank.process([reading("U", i0, 60, 10, 15)])  # far beyond the usual on both measures
+    out += bank.process([reading("U", i0 + 1, 15, 36, 50)])  # recovered, not quite to normal
+    assert [(s.state, s.episode[-14:]) for s in out] == [("open", "12:30:00+08:00")]
+    assert 2.0 <= out[0].details["z"] < 4.0  # on its own this reading is no anomaly
+    bank = pickle.loads(trained)
+    assert bank.process([reading("U", i, 15, 36, 50) for i in range(i0, i0 + 3)]) == []
+
+
+def test_extreme_on_one_measure_only_needs_full_persistence(trained):
+    bank = pickle.loads(trained)
+    i0 = 14 * DAY + 150
+    out = bank.process([reading("U", i0, 60, 44, 60)])  # occupancy alone: speed disagrees
+    out += bank.process([reading("U", i0 + 1, 15, 36, 50)])
+    assert out == []
