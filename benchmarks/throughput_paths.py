@@ -42,6 +42,7 @@ from river.anomaly import GaussianScorer, HalfSpaceTrees
 
 from benchmarks.throughput_data import base_city, synthetic_city
 from kendali.settings import Settings
+from sources.kafka_batches import KafkaBatchSource, MessageBatch
 
 __all__ = ["flow", "model_bytes"]
 
@@ -61,7 +62,7 @@ class _BoundedPart(StatefulSourcePartition):
             raise StopIteration
         batch = self.inner.next_batch()
         if batch:
-            _STATS["read"] += len(batch)
+            _STATS["read"] += sum(len(b.messages) if type(b) is MessageBatch else 1 for b in batch)
             _STATS["first"] = first or time.time()
         return batch
 
@@ -78,7 +79,9 @@ class _BoundedPart(StatefulSourcePartition):
 class _Bounded(FixedPartitionedSource):
     """A Kafka source that ends at the topic end, or ``seconds`` after its first message."""
 
-    def __init__(self, inner: KafkaSource, seconds: float | None, at_deadline=lambda: None):
+    def __init__(
+        self, inner: KafkaSource | KafkaBatchSource, seconds: float | None, at_deadline=lambda: None
+    ):
         self.inner = inner
         self.seconds = seconds
         self.at_deadline = at_deadline
@@ -180,15 +183,28 @@ def flow(config: str, proc: int = 0) -> Dataflow:
     """The dataflow of the path named in the JSON ``config`` file, for process ``proc``."""
     cfg = json.loads(Path(config).read_text())
     settings = Settings().with_overrides(cfg["env"])
-    topics = list(settings.input_topics()) if cfg["path"] == "B" else [settings.topics.traffic]
-    kafka = KafkaSource(
+    brokers, tail, size = (
         [settings.kafka.bootstrap],
-        topics,
-        tail=cfg.get("tail", False),
-        add_config=settings.kafka.config,
-        batch_size=settings.flow.batch_size,
-        raise_on_errors=False,
+        cfg.get("tail", False),
+        settings.flow.batch_size,
     )
+    if cfg["path"] == "B":  # exactly the production input (flows.city.build_flow's default)
+        kafka = KafkaBatchSource(
+            brokers,
+            list(settings.input_topics()),
+            tail=tail,
+            add_config={**settings.kafka.config, **settings.flow.consumer_config},
+            batch_size=size,
+        )
+    else:
+        kafka = KafkaSource(
+            brokers,
+            [settings.topics.traffic],
+            tail=tail,
+            add_config=settings.kafka.config,
+            batch_size=size,
+            raise_on_errors=False,
+        )
     write = functools.partial(_write_stats, cfg, proc, settings)
     source = _Bounded(kafka, cfg.get("seconds"), write)
     atexit.register(write)

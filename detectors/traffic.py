@@ -40,17 +40,17 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from functools import partial
+from datetime import UTC, datetime, tzinfo
 
 import numpy as np
 
 from detectors.baseline import SeasonalBaseline
 from detectors.faults import FaultTracker
-from detectors.traffic_batch import cached_bin, distinct_runs, measures_of, swapped
+from detectors.traffic_batch import columns_measures, distinct_runs, swapped
 from detectors.traffic_confirm import NeighbourLog
 from detectors.traffic_signals import SignalMaker
 from kendali.city import Detector
+from kendali.columns import TrafficColumns
 from kendali.records import Signal, TrafficReading
 
 __all__ = ["TrafficBank", "TrafficParams", "corridors", "time_bin"]
@@ -58,6 +58,17 @@ __all__ = ["TrafficBank", "TrafficParams", "corridors", "time_bin"]
 OCC, SPEED, VOL = 0, 1, 2
 #: Direction in which each measure is bad: occupancy up, speed down.
 _SIGN = np.array([1.0, -1.0, 0.0], np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """One :meth:`TrafficBank.process` call's readings and what is computed for all of them."""
+
+    cols: TrafficColumns
+    slots: np.ndarray
+    epoch: np.ndarray
+    bins: np.ndarray
+    x: np.ndarray  # float32 (n, 3): occupancy, speed, volume per hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +170,7 @@ class TrafficBank:
         #: Incident signals waiting for the downstream neighbour's reading of the same time.
         self._pending: dict[int, tuple[TrafficReading, np.ndarray, np.ndarray, str]] = {}
 
-    def process(self, readings: Sequence[TrafficReading]) -> list[Signal]:
+    def process(self, readings: Sequence[TrafficReading] | TrafficColumns) -> list[Signal]:
         """Score and learn readings in order; unknown detectors are ignored.
 
         The batch is cut into runs of readings of distinct detectors. In each run the quiet
@@ -167,12 +178,29 @@ class TrafficBank:
         learned with whole-array operations; the others go through the per-reading path in
         batch order, so the signals and state are those of reading one at a time.
         """
-        rows = [(slot, r) for r in readings if (slot := self._slot.get(r.detector_id)) is not None]
-        bins: dict[int, int] = {}
+        cols = (
+            readings if type(readings) is TrafficColumns else TrafficColumns.from_readings(readings)
+        )
+        slot_of = self._slot
+        slots = np.array([slot_of.get(d, -1) for d in cols.ids.tolist()], np.int64)
+        if not (slots >= 0).all():
+            cols, slots = cols.take(slots >= 0), slots[slots >= 0]
+        if not len(slots):
+            return []
+        epoch = cols.t.astype(np.int64)
+        batch = _Batch(cols, slots, epoch, self._bins(epoch), columns_measures(cols))
         out: list[Signal] = []
-        for start, end in distinct_runs([slot for slot, _ in rows]):
-            out.extend(self._run(rows[start:end], bins))
+        for start, end in distinct_runs(slots):
+            out.extend(self._run(batch, start, end))
         return out
+
+    def _bins(self, epoch: np.ndarray) -> np.ndarray:
+        """:func:`time_bin` of many times, computed once per quarter hour (zone offsets are
+        whole quarters)."""
+        quarters, where = np.unique(epoch // 900, return_inverse=True)
+        tz = self.tz
+        bins = [time_bin(datetime.fromtimestamp(q * 900, UTC), tz) for q in quarters.tolist()]
+        return np.array(bins, np.int64)[where.reshape(-1)]
 
     def tick(self, now: datetime) -> list[Signal]:
         """Open a ``silent`` fault for every detector quiet for longer than ``silence_s``; send
@@ -191,13 +219,10 @@ class TrafficBank:
             out.extend(self._close_incident(int(slot), now))
         return out
 
-    def _run(self, rows: list[tuple[int, TrafficReading]], bins: dict[int, int]) -> list[Signal]:
+    def _run(self, batch: _Batch, start: int, end: int) -> list[Signal]:
         """Process readings of distinct detectors: quiet ones at once, the rest one by one."""
-        s = np.fromiter((slot for slot, _ in rows), np.int64, len(rows))
-        epoch = np.fromiter((int(r.ts.timestamp()) for _, r in rows), np.int64, len(rows))
-        bin_of = partial(time_bin, tz=self.tz)
-        b = np.fromiter((cached_bin(r.ts, bins, bin_of) for _, r in rows), np.int64, len(rows))
-        x = measures_of([r for _, r in rows])
+        s, epoch = batch.slots[start:end], batch.epoch[start:end]
+        b, x = batch.bins[start:end], batch.x[start:end]
         loc, _ = self._base.expected(s, b)
         z = self._combine_rows(self._base.score(s, b, x))
         fast = np.flatnonzero(
@@ -206,15 +231,18 @@ class TrafficBank:
         )  # fmt: skip
         calm = self._faults.observe_calm(s[fast], x[fast], loc[fast, VOL], self._limits[s[fast]])
         fast = fast[calm]
-        iv = np.fromiter((rows[i][1].interval_s for i in fast), np.int32, len(fast))
+        iv = batch.cols.interval[start:end][fast]
         before = self._learn_quiet(s[fast], epoch[fast], iv, b[fast], x[fast], z[fast])
-        order = {int(s[i]): (int(i), k) for k, i in enumerate(fast)}
+        slow = np.setdiff1d(np.arange(end - start), fast, assume_unique=True).tolist()
+        if not slow:
+            return []
+        order = {int(s[i]): (i, k) for k, i in enumerate(fast.tolist())}
         out: list[Signal] = []
         due: list[tuple[int, int]] = []  # (batch index of the neighbour's reading, slot)
-        for i in np.setdiff1d(np.arange(len(rows)), fast, assume_unique=True):
+        for i in slow:
             while due and due[0][0] < i:
                 out.extend(self._resolve(heapq.heappop(due)[1]))
-            slot, r = rows[i]
+            slot, r = int(s[i]), batch.cols.reading(start + i)
             hit = order.get(int(self._down[slot]))
             if hit is None or hit[0] < i:
                 out.extend(self._step(slot, r))

@@ -4,7 +4,8 @@
 numpy state for a whole batch at once. Snapshots are ``pickle.dumps`` of the bank (immutable
 bytes, several times cheaper than the ``deepcopy`` of ``stateful_map``; see BYTEWAX.md §8).
 
-Values are ``(partition, record)`` pairs, or ``(partition, [records])`` for batched streams.
+Values are ``(partition, record)`` pairs, ``(partition, [records])`` for batched streams, or
+``(partition, TrafficColumns)`` for the ATCS stream (fed to the bank as one sorted batch).
 Time for silence checks and expiry is an event-time
 watermark taken, as Flink does, as the *minimum* over the input partitions that feed the key
 of (newest event time seen on that partition + wall time since it arrived). Readings of one
@@ -23,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.operators import StatefulBatchLogic
+
+from kendali.columns import TrafficColumns
 
 __all__ = ["BankLogic", "OrderedBankLogic", "Tick", "bank_builder", "watermark"]
 
@@ -80,22 +83,38 @@ class BankLogic(StatefulBatchLogic):
 
     def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
         records = self._arrive(values, datetime.now(UTC))
-        records.sort(key=_event_time)
+        if not records:
+            return [], StatefulBatchLogic.RETAIN
+        if type(records[0]) is TrafficColumns:
+            batch: Any = TrafficColumns.concat(records).in_time_order()
+            first = batch
+        else:
+            batch = sorted(records, key=_event_time)
+            first = batch[0]
         if self.bank is None:
-            self.bank = self.make(records[0])
-        return self.bank.process(records), StatefulBatchLogic.RETAIN
+            self.bank = self.make(first)
+        return self.bank.process(batch), StatefulBatchLogic.RETAIN
 
     def _arrive(self, values: list[tuple[Any, Any]], wall: datetime) -> list[Any]:
-        """Flatten ``(partition, record or list of records)`` values; advance the clocks."""
+        """Flatten ``(partition, record, list of records or TrafficColumns)`` values (columns
+        stay whole); advance the clocks."""
         records: list[Any] = []
         for part, payload in values:
+            if type(payload) is TrafficColumns:
+                newest = payload.newest()
+                self._advance(part, newest, wall)
+                records.append(payload)
+                continue
             batch = payload if type(payload) is list else [payload]
             newest = max(batch, key=_event_time).ts
-            seen = self.clocks.get(part)
-            if seen is None or newest > seen[0]:
-                self.clocks[part] = (newest, wall)
+            self._advance(part, newest, wall)
             records.extend(item for item in batch if type(item) is not Tick)
         return records
+
+    def _advance(self, part: Any, newest: datetime, wall: datetime) -> None:
+        seen = self.clocks.get(part)
+        if seen is None or newest > seen[0]:
+            self.clocks[part] = (newest, wall)
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)

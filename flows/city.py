@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import bytewax.operators as op
 from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage
-from bytewax.connectors.kafka import operators as kop
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
@@ -20,7 +19,7 @@ from bytewax.outputs import Sink
 from detectors.hydromet import HydrometBank
 from detectors.incidents import IncidentBook
 from detectors.reports import ReportBank
-from flows.bank_logic import bank_builder
+from flows.bank_logic import Tick, bank_builder
 from flows.routing import Router, SeriesBatch, TrafficBatch
 from kendali.actions import decode_action
 from kendali.city import City, load_city
@@ -31,6 +30,7 @@ from kendali.store import incident_json
 from sinks.redis_incidents import RedisIncidentSink
 from sinks.redis_series import RedisSeriesSink
 from sources.cap import CapError, cap_to_signals, parse_cap
+from sources.kafka_batches import KafkaBatchSource
 from sources.kafka_decode import Decoded, Decoder
 
 __all__ = ["FlowSinks", "build_flow"]
@@ -97,7 +97,8 @@ def build_flow(
     city: City | None = None,
     tail: bool = True,
 ) -> Dataflow:
-    """The whole city pipeline; ``source`` (of ``KafkaSourceMessage``) and ``sinks`` for tests.
+    """The whole city pipeline; ``source`` (of ``MessageBatch`` or ``KafkaSourceMessage``) and
+    ``sinks`` for tests.
 
     ``tail=False`` ends at the current end of the input topics (backfills, benchmarks).
     """
@@ -108,20 +109,15 @@ def build_flow(
     route = Router(city, settings.flow.traffic_shards)
     flow = Dataflow("kendali")
 
-    if source is None:
-        kafka_in = kop.input(
-            "in",
-            flow,
-            brokers=[settings.kafka.bootstrap],
-            topics=list(settings.input_topics()),
-            add_config={**settings.kafka.config, **settings.flow.consumer_config},
-            batch_size=settings.flow.batch_size,
-            tail=tail,
-        )
-        messages = op.merge("in_all", kafka_in.oks, kafka_in.errs)
-    else:
-        messages = op.input("in", flow, source)
-    # messages: KafkaSourceMessage | KafkaError
+    source = source or KafkaBatchSource(
+        [settings.kafka.bootstrap],
+        list(settings.input_topics()),
+        tail=tail,
+        add_config={**settings.kafka.config, **settings.flow.consumer_config},
+        batch_size=settings.flow.batch_size,
+    )
+    messages = op.input("in", flow, source)
+    # messages: MessageBatch (one per partition per poll), or KafkaSourceMessage | KafkaError
     decoder = Decoder(
         topics,
         settings.flow.limits,
@@ -143,11 +139,10 @@ def build_flow(
         decoded,
         lambda x: (x.shard, (x.partition, x.readings)) if type(x) is TrafficBatch else None,
     )
-    # traffic: (shard, (partition, [TrafficReading]))
+    # traffic: (shard, (partition, TrafficColumns))
     series = op.filter_map(
         "series_batches", decoded, lambda x: x.points if type(x) is SeriesBatch else None
     )
-    op.output("series_out", series, sinks.series)
     keyed = {
         name: op.branch(
             f"known_{name}",
@@ -191,6 +186,10 @@ def build_flow(
         warning_signals,
     )
     # signals: Signal | Tick (each bank's clock, every TICK)
+    # The series sink writes at most once a second; the banks' ticks (empty lists) let it write
+    # what it holds when no new readings come, so freshness and sparklines never lag behind.
+    flushes = op.filter_map("series_flush", signals, lambda x: [] if type(x) is Tick else None)
+    op.output("series_out", op.merge("series_all", series, flushes), sinks.series)
     routing = dict(city.routing)
     incidents = op.key_rm(
         "incidents_out",

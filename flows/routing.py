@@ -1,8 +1,8 @@
 """Routing decoded records to the keys of the detector banks, one source batch at a time.
 
 The ATCS stream is most of the volume, so it never travels through the dataflow one reading per
-item: each source batch becomes one :class:`TrafficBatch` per (shard, partition) and one
-:class:`SeriesBatch` with the newest point per sensor. Bytewax's per-item cost (about a
+item: each source batch arrives as columns and leaves as one :class:`TrafficBatch` per shard
+(columns too) and one ``SeriesColumns`` for the sparklines. Bytewax's per-item cost (about a
 microsecond per operator) is then paid per batch, not per reading. Unknown detectors, stations
 and reports that cannot be located become dead letters here.
 """
@@ -13,15 +13,18 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from detectors.reports import report_key
 from detectors.traffic import TrafficBank, corridors
 from flows.bank_logic import Tick
 from geo.locate import locate
 from kendali.actions import Action
 from kendali.city import City
-from kendali.records import DeadLetter, Signal, TrafficReading
-from sinks.redis_series import SensorPoint
-from sources.kafka_decode import Decoded
+from kendali.columns import VALUES, TrafficColumns
+from kendali.records import Signal
+from sinks.redis_series import SensorPoint, SeriesColumns
+from sources.kafka_decode import Decoded, TrafficDecoded
 
 __all__ = ["Router", "SeriesBatch", "TrafficBatch"]
 
@@ -32,19 +35,14 @@ class TrafficBatch:
 
     shard: str
     partition: int | None
-    readings: list[TrafficReading]
+    readings: TrafficColumns
 
 
 @dataclass(frozen=True, slots=True)
 class SeriesBatch:
-    """The newest point per sensor in one source batch (for sparklines and freshness)."""
+    """Sensor points of one source batch (for sparklines and freshness)."""
 
-    points: list[SensorPoint]
-
-
-def _traffic_point(r: TrafficReading) -> SensorPoint:
-    values = {"volume": r.volume, "occupancy": r.occupancy, "speed": r.speed}
-    return SensorPoint("atcs", f"atcs:{r.detector_id}", r.ts.timestamp(), values)
+    points: list[SensorPoint | SeriesColumns]
 
 
 def _point(item: Decoded) -> SensorPoint | None:
@@ -66,44 +64,55 @@ class Router:
             det: f"traffic-{zlib.crc32(chain.encode()) % traffic_shards}"
             for det, chain in corridors(city.detectors).items()
         }
+        self.shards = sorted(set(self.shard_of.values()))
+        self._shard_no = {det: self.shards.index(shard) for det, shard in self.shard_of.items()}
+        self._sensor = {det: f"atcs:{det}" for det in city.detectors}
         self.zones = (*(z.name for z in city.zones), "outside")
 
-    def traffic_bank(self, first: TrafficReading) -> TrafficBank:
-        """The bank of the first reading's shard, holding exactly that shard's detectors."""
-        shard = self.shard_of[first.detector_id]
+    def traffic_bank(self, first: TrafficColumns) -> TrafficBank:
+        """The bank of the first batch's shard, holding exactly that shard's detectors."""
+        shard = self.shard_of[first.ids[0]]
         mine = {d: det for d, det in self.city.detectors.items() if self.shard_of[d] == shard}
         return TrafficBank(mine, self.city.tz)
 
-    def batch(self, items: list[Decoded | DeadLetter]) -> list[Any]:
+    def batch(self, items: list[Any]) -> list[Any]:
         """One decoded source batch → dead letters, non-ATCS items, traffic and series batches."""
         out: list[Any] = []
-        groups: dict[tuple[str, int | None], list[TrafficReading]] = {}
-        newest: dict[str, TrafficReading] = {}
-        points: list[SensorPoint] = []
-        shard_of = self.shard_of
+        points: list[SensorPoint | SeriesColumns] = []
         for item in items:
-            if type(item) is not Decoded:
-                out.append(item)
-            elif item.stream == "traffic":
-                reading = item.record
-                shard = shard_of.get(reading.detector_id)
-                if shard is None:
-                    out.append(item.reject(f"unknown detector {reading.detector_id!r}"))
-                    continue
-                groups.setdefault((shard, item.partition), []).append(reading)
-                seen = newest.get(reading.detector_id)
-                if seen is None or reading.ts >= seen.ts:
-                    newest[reading.detector_id] = reading
+            if type(item) is TrafficDecoded:
+                points.extend(self._traffic(item, out))
             else:
                 out.append(item)
-                point = _point(item)
+                point = _point(item) if type(item) is Decoded else None
                 if point is not None:
                     points.append(point)
-        out.extend(TrafficBatch(s, p, rs) for (s, p), rs in groups.items())
-        points.extend(_traffic_point(r) for r in newest.values())
         if points:
             out.append(SeriesBatch(points))
         return out
+
+    def _traffic(self, item: TrafficDecoded, out: list[Any]) -> list[SeriesColumns]:
+        """Split one batch's readings by shard (batch order kept within a shard); readings of
+        unknown detectors become dead letters."""
+        cols = item.columns
+        ids = cols.ids.tolist()
+        shard_no = self._shard_no
+        shard = np.array([shard_no.get(d, -1) for d in ids], np.int64)
+        if (shard < 0).any():
+            for row in np.flatnonzero(shard < 0).tolist():
+                out.append(item.letter(int(cols.index[row]), f"unknown detector {ids[row]!r}"))
+            known = shard >= 0
+            cols, shard = cols.take(known), shard[known]
+            ids = cols.ids.tolist()
+        if not len(cols):
+            return []
+        order = np.argsort(shard, kind="stable")
+        starts = np.flatnonzero(np.r_[True, shard[order][1:] != shard[order][:-1]])
+        for rows in np.split(order, starts[1:]):
+            out.append(TrafficBatch(self.shards[shard[rows[0]]], cols.partition, cols.take(rows)))
+        sensor = self._sensor
+        values = {name: cols.values[:, k] for k, name in enumerate(VALUES)}
+        return [SeriesColumns("atcs", [sensor[d] for d in ids], cols.t, values)]
 
     def hydromet(self, item: Decoded):
         reading = item.record

@@ -4,31 +4,31 @@ One batch at a time (Bytewax hands the source's batches through ``flat_map_batch
 is read once per batch and each message goes through the decoder of its topic. Nothing raises;
 everything is counted (once per batch and topic, not per message).
 
-ATCS readings, by far the largest stream, take a fast path (:class:`_FastTraffic`): the checks of
-:func:`kendali.codec.decode_traffic` inlined, and each distinct timestamp string parsed and
-range-checked once per batch (a batch from thousands of detectors holds a handful of distinct
-times). Anything the fast path does not accept outright goes through ``decode_traffic``, so
-records and rejection reasons are exactly the codec's.
+ATCS readings, by far the largest stream, are decoded straight into columns
+(:mod:`sources.traffic_columns`), one :class:`TrafficDecoded` per source batch, with exactly the
+codec's verdicts. Input is :class:`~sources.kafka_batches.MessageBatch` items from the flow's
+Kafka source, or single ``KafkaSourceMessage``/``KafkaError`` items (tests, other sources).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from prometheus_client import Counter
 
 from kendali.codec import Limits, Rejected, decode_complaint, decode_hydromet, decode_traffic
-from kendali.records import DeadLetter, TrafficReading
+from kendali.columns import TrafficColumns
+from kendali.records import DeadLetter
 from kendali.settings import TopicSettings
+from sources.kafka_batches import MessageBatch
+from sources.traffic_columns import TrafficColumnDecoder
 
-__all__ = ["Decoded", "Decoder"]
+__all__ = ["Decoded", "Decoder", "TrafficDecoded"]
 
 DECODED = Counter("kendali_messages_decoded_total", "Messages accepted, by topic", ["topic"])
 DEAD = Counter("kendali_messages_deadlettered_total", "Messages dead-lettered, by topic", ["topic"])
@@ -52,76 +52,60 @@ class Decoded:
         return DeadLetter(self.topic, reason, self.value, self.key, self.partition, self.offset)
 
 
-_REQUIRED = ("detector_id", "intersection", "approach", "ts", "interval_s")
-_RANGES = (("volume", 100_000.0), ("occupancy", 100.0), ("speed", 300.0))
+@dataclass(frozen=True, slots=True)
+class TrafficDecoded:
+    """The valid ATCS readings of one source batch as columns; ``letter(position, reason)``
+    dead-letters the message at ``position`` of that batch (``columns.index`` holds them)."""
+
+    columns: TrafficColumns
+    letter: Callable[[int, str], DeadLetter]
 
 
-def _optional(value: Any, hi: float) -> float | None:
-    """The codec's optional number check; raises ``ValueError`` where the codec would refuse."""
-    if value is None:
+class _Shim:
+    """A ``KafkaSourceMessage`` seen through ``confluent_kafka.Message``'s accessors."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self, m: KafkaSourceMessage):
+        self._m = m
+
+    def value(self) -> bytes | None:
+        return self._m.value
+
+    def key(self) -> bytes | None:
+        return self._m.key
+
+    def partition(self) -> int | None:
+        return self._m.partition
+
+    def offset(self) -> int | None:
+        return self._m.offset
+
+    def error(self) -> None:
         return None
-    if type(value) is not float and type(value) is not int:
-        raise ValueError
-    value = float(value)
-    if not 0.0 <= value <= hi:  # also refuses NaN; orjson never yields infinities
-        raise ValueError
-    return value
 
 
-def _name(value: Any) -> str:
-    if type(value) is not str or len(value) > 200 or not value.strip():
-        raise ValueError
-    return value
+def _letter(topic: str, msg: Any, reason: str) -> DeadLetter:
+    return DeadLetter(topic, reason, msg.value(), msg.key(), msg.partition(), msg.offset())
 
 
-class _FastTraffic:
-    """``decode_traffic`` for one batch, ``None`` where the full codec must decide."""
-
-    def __init__(self, limits: Limits, now: datetime):
-        self.max_bytes = limits.max_bytes
-        self.lo, self.hi = now - limits.max_past, now + limits.max_future
-        self.times: dict[str, datetime | None] = {}
-
-    def _ts(self, text: Any) -> datetime | None:
-        if type(text) is not str:
-            return None
-        if text not in self.times:
-            try:
-                ts = datetime.fromisoformat(text)
-            except ValueError:
-                ts = None
-            if ts is not None and (ts.utcoffset() is None or not self.lo <= ts <= self.hi):
-                ts = None
-            self.times[text] = ts
-        return self.times[text]
-
-    def __call__(self, raw: bytes | None) -> TrafficReading | None:
-        if raw is None or len(raw) > self.max_bytes:
-            return None
-        try:
-            obj = orjson.loads(raw)
-            if type(obj) is not dict or obj.get("schema", 1) != 1:
-                return None
-            interval = obj["interval_s"]
-            if type(interval) is not int and type(interval) is not float:
-                return None
-            if not 1 <= interval <= 86_400 or not math.isfinite(interval):
-                return None
-            ts = self._ts(obj["ts"])
-            values = [_optional(obj.get(name), hi) for name, hi in _RANGES]
-            reading = TrafficReading(
-                _name(obj["detector_id"]),
-                _name(obj["intersection"]),
-                _name(obj["approach"]),
-                ts,
-                int(interval),
-                *values,
-            )
-        except (orjson.JSONDecodeError, KeyError, ValueError):
-            return None
-        if ts is None or values == [None, None, None]:
-            return None
-        return reading
+def _batches(items: list[Any]) -> Iterator[MessageBatch | KafkaError]:
+    """Source items as message batches: :class:`MessageBatch` as they are, runs of
+    ``KafkaSourceMessage`` (tests, other sources) grouped by topic and partition."""
+    run: list[Any] = []
+    for item in items:
+        if type(item) is KafkaSourceMessage:
+            if run and (run[-1].topic, run[-1].partition) != (item.topic, item.partition):
+                yield MessageBatch(run[0].topic or "", run[0].partition, [_Shim(m) for m in run])
+                run = []
+            run.append(item)
+            continue
+        if run:
+            yield MessageBatch(run[0].topic or "", run[0].partition, [_Shim(m) for m in run])
+            run = []
+        yield item
+    if run:
+        yield MessageBatch(run[0].topic or "", run[0].partition, [_Shim(m) for m in run])
 
 
 class Decoder:
@@ -147,45 +131,74 @@ class Decoder:
         }
         self.extra = dict(extra or {})
         self.traffic_topic = topics.traffic if topics.traffic not in self.extra else None
+        self.traffic = TrafficColumnDecoder(limits)
 
-    def _one(self, msg: KafkaSourceMessage, now: datetime) -> Decoded | DeadLetter:
-        topic = msg.topic or ""
+    def _one(self, topic: str, msg: Any, now: datetime) -> Decoded | DeadLetter:
+        value = msg.value()
         if topic in self.extra:
             stream, decode = self.extra[topic]
-            result = decode(msg.value)
+            result = decode(value)
         elif topic in self.routes:
             stream, decode = self.routes[topic]
-            result = decode(msg.value, now=now, limits=self.limits)
+            result = decode(value, now=now, limits=self.limits)
         else:
             result, stream = Rejected(f"no decoder for topic {topic!r}"), ""
         if isinstance(result, Rejected):
-            return DeadLetter(topic, result.reason, msg.value, msg.key, msg.partition, msg.offset)
-        return Decoded(stream, result, topic, msg.value, msg.key, msg.partition, msg.offset)
+            return _letter(topic, msg, result.reason)
+        return Decoded(stream, result, topic, value, msg.key(), msg.partition(), msg.offset())
 
-    def __call__(self, batch: list[KafkaSourceMessage | KafkaError]) -> Iterable:
+    def _traffic(self, batch: MessageBatch, now: datetime) -> list[Any]:
+        msgs, topic, out = batch.messages, batch.topic, []
+        if any(m.error() is not None for m in msgs):  # rare: consumer errors ride in the batch
+            out = [_letter(topic, m, self._error(m)) for m in msgs if m.error() is not None]
+            msgs = [m for m in msgs if m.error() is None]
+        cols, rejected = self.traffic([m.value() for m in msgs], now, batch.partition)
+        out.extend(_letter(topic, msgs[i], reason) for i, reason in rejected)
+        if len(cols):
+            out.append(TrafficDecoded(cols, lambda i, why: _letter(topic, msgs[i], why)))
+        return out
+
+    @staticmethod
+    def _error(msg: Any) -> str | None:
+        err = msg.error()
+        return None if err is None else f"consumer error: {err}"
+
+    def __call__(self, batch: list[Any]) -> list[Any]:
+        """Source items (:class:`MessageBatch`, ``KafkaSourceMessage``, ``KafkaError``) in;
+        :class:`TrafficDecoded`, :class:`Decoded` and :class:`DeadLetter` out."""
         now = self.now()
-        fast, traffic = _FastTraffic(self.limits, now), self.traffic_topic
-        out: list[Decoded | DeadLetter] = []
+        out: list[Any] = []
         decoded, dead = Tally(), Tally()
-        for msg in batch:
-            if isinstance(msg, KafkaError):
-                inner = msg.msg
-                item: Decoded | DeadLetter = DeadLetter(
+        for item in _batches(batch):
+            if type(item) is KafkaError:
+                inner = item.msg
+                letter = DeadLetter(
                     inner.topic or "",
-                    f"consumer error: {msg.err}",
+                    f"consumer error: {item.err}",
                     inner.value,
                     inner.key,
                     inner.partition,
                     inner.offset,
                 )
-            elif msg.topic == traffic and (reading := fast(msg.value)) is not None:
-                item = Decoded(
-                    "traffic", reading, traffic, msg.value, msg.key, msg.partition, msg.offset
-                )
+                dead[letter.topic] += 1
+                out.append(letter)
+                continue
+            topic = item.topic
+            if topic == self.traffic_topic:
+                parts = self._traffic(item, now)
             else:
-                item = self._one(msg, now)
-            (dead if type(item) is DeadLetter else decoded)[item.topic] += 1
-            out.append(item)
+                parts = [
+                    _letter(topic, m, err) if (err := self._error(m)) else self._one(topic, m, now)
+                    for m in item.messages
+                ]
+            for part in parts:
+                if type(part) is DeadLetter:
+                    dead[topic] += 1
+                elif type(part) is TrafficDecoded:
+                    decoded[topic] += len(part.columns)
+                else:
+                    decoded[topic] += 1
+            out.extend(parts)
         for tally, metric in ((decoded, DECODED), (dead, DEAD)):
             for topic, count in tally.items():
                 metric.labels(topic).inc(count)

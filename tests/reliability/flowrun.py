@@ -85,7 +85,7 @@ def recovered_offsets(recovery_dir: str) -> dict[tuple[str, int], int]:
     for db in Path(recovery_dir).glob("part-*.sqlite3"):
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
             rows = c.execute(
-                "SELECT state_key, ser_change FROM snaps WHERE step_id LIKE 'kendali.in.%' "
+                "SELECT state_key, ser_change FROM snaps WHERE step_id = 'kendali.in' "
                 "ORDER BY snap_epoch"
             ).fetchall()
         for key, blob in rows:

@@ -1,4 +1,4 @@
-"""The decoder's fast ATCS path must give exactly the codec's records and rejection reasons."""
+"""The column path for ATCS must give exactly the codec's records and rejection reasons."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kendali.codec import Rejected, decode_traffic
-from kendali.records import DeadLetter
+from kendali.records import DeadLetter, TrafficReading
 from kendali.settings import Settings
-from sources.kafka_decode import Decoded, Decoder
+from sources.kafka_decode import Decoded, Decoder, TrafficDecoded
 
 SETTINGS = Settings()
 TOPIC = SETTINGS.topics.traffic
@@ -66,19 +66,34 @@ def _msg(value: bytes | None, offset: int) -> KafkaSourceMessage:
     return KafkaSourceMessage(b"k", value, topic=TOPIC, partition=1, offset=offset)
 
 
+def _decode(decoder: Decoder, values: list) -> dict[int, object]:
+    """Offset -> DeadLetter or decoded TrafficReading, for one batch of traffic messages."""
+    out: dict[int, object] = {}
+    for item in decoder([_msg(v, i) for i, v in enumerate(values)]):
+        if isinstance(item, DeadLetter):
+            out[item.offset] = item
+        else:
+            assert isinstance(item, TrafficDecoded)
+            for row, position in enumerate(item.columns.index.tolist()):
+                out[position] = item.columns.reading(row)
+                assert item.letter(position, "why").offset == position
+    return out
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(RAW, min_size=1, max_size=20))
-def test_fast_path_matches_the_codec(values):
-    out = _decoder()([_msg(v, i) for i, v in enumerate(values)])
-    for item, value in zip(out, values, strict=True):
+def test_traffic_decoding_matches_the_codec(values):
+    out = _decode(_decoder(), values)
+    assert sorted(out) == list(range(len(values)))
+    for offset, value in enumerate(values):
         expected = decode_traffic(value, now=NOW, limits=LIMITS)
+        item = out[offset]
         if isinstance(expected, Rejected):
             assert isinstance(item, DeadLetter)
-            assert item.reason == expected.reason
+            assert (item.reason, item.value, item.partition) == (expected.reason, value, 1)
         else:
-            assert isinstance(item, Decoded)
-            assert item.record == expected
-            assert item.record.ts.utcoffset() == expected.ts.utcoffset()
+            assert item == expected
+            assert item.ts.utcoffset() == expected.ts.utcoffset()
 
 
 def test_one_timestamp_judged_against_each_batch_clock():
@@ -94,6 +109,20 @@ def test_one_timestamp_judged_against_each_batch_clock():
             "volume": 3,
         }
     )
-    assert isinstance(decoder([_msg(value, 0)])[0], DeadLetter)
+    assert isinstance(_decode(decoder, [value])[0], DeadLetter)
     clock[0] = NOW + timedelta(hours=1)
-    assert isinstance(decoder([_msg(value, 1)])[0], Decoded)
+    assert isinstance(_decode(decoder, [value])[0], TrafficReading)
+
+
+def test_other_topics_decode_one_by_one_and_unknown_topics_are_dead_letters():
+    hydromet = orjson.dumps(
+        {"station": "G1", "kind": "river", "ts": NOW.isoformat(), "interval_s": 600,
+         "level_cm": 120}
+    )  # fmt: skip
+    msgs = [
+        KafkaSourceMessage(b"g", hydromet, topic=SETTINGS.topics.hydromet, partition=0, offset=4),
+        KafkaSourceMessage(b"x", b"{}", topic="elsewhere", partition=0, offset=9),
+    ]
+    first, second = _decoder()(msgs)
+    assert isinstance(first, Decoded) and first.stream == "hydromet" and first.offset == 4
+    assert isinstance(second, DeadLetter) and "no decoder" in second.reason

@@ -1,0 +1,131 @@
+"""ATCS readings as columns: how the line-rate traffic path carries a batch without building one
+Python object per reading.
+
+A :class:`TrafficColumns` is one batch of valid readings (from one Kafka partition when it
+leaves the decoder), one numpy array per field. Detector banks score whole columns at once and
+build a :class:`~kendali.records.TrafficReading` only for the few rows that need the
+per-reading path (:meth:`TrafficColumns.reading`).
+
+>>> from datetime import UTC, datetime
+>>> t = datetime(2026, 11, 27, 8, 5, tzinfo=UTC)
+>>> rs = [TrafficReading("D2", "A", "N", t, 300, 10.0, 20.0, 30.0),
+...       TrafficReading("D1", "A", "S", t.replace(minute=0), 300, None, 5.0, None)]
+>>> cols = TrafficColumns.from_readings(rs, partition=3)
+>>> len(cols), cols.ids.tolist(), cols.in_time_order().ids.tolist()
+(2, ['D2', 'D1'], ['D1', 'D2'])
+>>> cols.reading(1) == rs[1], cols.newest() == t
+(True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from kendali.records import TrafficReading
+
+__all__ = ["VALUES", "TrafficColumns"]
+
+#: Column order of :attr:`TrafficColumns.values`.
+VALUES = ("volume", "occupancy", "speed")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TrafficColumns:
+    """Valid ATCS readings, one row each; ``values`` holds NaN where a reading lacks a measure.
+
+    ``t`` is the event time in epoch seconds (what ordering and clocks use), ``ts`` the
+    timestamps as sent (with their UTC offset). ``index`` is each row's position in the source
+    batch it was decoded from, so that a later check can dead-letter the original message.
+    """
+
+    ids: np.ndarray  # object: detector ids
+    intersection: np.ndarray  # object
+    approach: np.ndarray  # object
+    ts: np.ndarray  # object: datetime
+    t: np.ndarray  # float64 epoch seconds
+    interval: np.ndarray  # int64 seconds
+    values: np.ndarray  # float64 (n, 3), see VALUES
+    index: np.ndarray  # int64
+    partition: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @classmethod
+    def from_readings(
+        cls,
+        readings: Sequence[TrafficReading],
+        partition: int | None = None,
+        index: np.ndarray | None = None,
+    ) -> TrafficColumns:
+        """Columns of reading records (tests, replays and the codec's slow path)."""
+        n = len(readings)
+
+        def column(get) -> np.ndarray:
+            out = np.empty(n, object)
+            out[:] = [get(r) for r in readings]
+            return out
+
+        values = np.array([(r.volume, r.occupancy, r.speed) for r in readings], np.float64).reshape(
+            n, 3
+        )
+        return cls(
+            column(lambda r: r.detector_id),
+            column(lambda r: r.intersection),
+            column(lambda r: r.approach),
+            column(lambda r: r.ts),
+            np.array([r.ts.timestamp() for r in readings], np.float64),
+            np.array([r.interval_s for r in readings], np.int64),
+            values,
+            np.arange(n, dtype=np.int64) if index is None else index,
+            partition,
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[TrafficColumns]) -> TrafficColumns:
+        """One batch of several; the partition is kept only when all parts share it."""
+        if len(parts) == 1:
+            return parts[0]
+        partitions = {p.partition for p in parts}
+        return cls(
+            *(np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAYS),
+            partitions.pop() if len(partitions) == 1 else None,
+        )
+
+    def take(self, rows: np.ndarray) -> TrafficColumns:
+        """The rows at ``rows`` (indices or a boolean mask), in that order."""
+        return TrafficColumns(
+            *(getattr(self, name)[rows] for name in _ARRAYS), partition=self.partition
+        )
+
+    def in_time_order(self) -> TrafficColumns:
+        """Rows sorted by event time; equal times keep their order (a stable sort)."""
+        t = self.t
+        if len(t) < 2 or bool((t[1:] >= t[:-1]).all()):
+            return self
+        return self.take(np.argsort(t, kind="stable"))
+
+    def newest(self) -> datetime:
+        """The latest event time in the batch (the batch must not be empty)."""
+        return datetime.fromtimestamp(float(self.t.max()), UTC)
+
+    def reading(self, row: int) -> TrafficReading:
+        """Row ``row`` as a record, exactly as the codec would have built it."""
+        vol, occ, speed = (None if v != v else float(v) for v in self.values[row].tolist())
+        return TrafficReading(
+            self.ids[row],
+            self.intersection[row],
+            self.approach[row],
+            self.ts[row],
+            int(self.interval[row]),
+            vol,
+            occ,
+            speed,
+        )
+
+
+_ARRAYS = ("ids", "intersection", "approach", "ts", "t", "interval", "values", "index")

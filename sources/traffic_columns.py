@@ -1,0 +1,214 @@
+"""Decode a batch of raw ATCS messages straight into :class:`~kendali.columns.TrafficColumns`.
+
+The checks of :func:`kendali.codec.decode_traffic` are applied per *column*, not per message:
+the batch is parsed with one ``orjson.loads`` per message, each field is pulled out with one
+list comprehension, types are checked on the set of types a column holds, numbers are
+range-checked as numpy arrays, and texts and timestamps are checked once per distinct value
+(a batch from thousands of detectors holds a handful of distinct times, and detector names
+repeat from batch to batch). Any row a column check does not accept outright goes through
+``decode_traffic`` itself, so what is accepted and every rejection reason are exactly the
+codec's.
+
+>>> from datetime import UTC, datetime
+>>> from kendali.codec import Limits
+>>> dec = TrafficColumnDecoder(Limits())
+>>> ok = (b'{"detector_id": "D1", "intersection": "A", "approach": "N",'
+...       b' "ts": "2026-11-27T08:05:00+08:00", "interval_s": 300, "occupancy": 12.5}')
+>>> cols, rejected = dec([ok, b'{"detector_id": "D2"}', None], datetime(2026, 11, 27, tzinfo=UTC))
+>>> cols.ids.tolist(), cols.values.tolist(), cols.index.tolist()
+(['D1'], [[nan, 12.5, nan]], [0])
+>>> rejected
+[(1, 'missing field(s): intersection, approach, ts, interval_s'), (2, 'empty message (no value)')]
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from kendali.codec import Limits, Rejected, decode_traffic
+from kendali.columns import TrafficColumns
+
+__all__ = ["TrafficColumnDecoder"]
+
+_TEXTS = ("detector_id", "intersection", "approach")
+_NUMBERS = (("volume", 100_000.0), ("occupancy", 100.0), ("speed", 300.0))
+_NUMBER_TYPES = {int, float, type(None)}
+#: Caches of valid names and parsed timestamps are dropped beyond this many entries.
+_CACHE_MAX = 200_000
+
+
+def _loads(raw: bytes | None) -> Any:
+    try:
+        return orjson.loads(raw)  # type: ignore[arg-type]
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+
+
+def _valid_text(value: Any) -> bool:
+    return type(value) is str and len(value) <= 200 and bool(value.strip())
+
+
+class TrafficColumnDecoder:
+    """Callable: (message values, now) -> (columns of the valid ones, [(position, reason)]).
+
+    Keeps two bounded caches across batches: names known to be valid texts, and timestamps
+    already parsed.
+    """
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._texts: set[str] = set()
+        self._times: dict[str, tuple[datetime, float] | None] = {}
+
+    def __call__(
+        self, values: list[bytes | None], now: datetime, partition: int | None = None
+    ) -> tuple[TrafficColumns, list[tuple[int, str]]]:
+        n = len(values)
+        objs, bad = self._parse(values)
+        if set(map(type, objs)) != {dict}:
+            bad |= _mask(objs, lambda o: type(o) is dict)
+            objs = [o if type(o) is dict else {} for o in objs]
+        texts = []
+        for name in _TEXTS:
+            column = [o.get(name) for o in objs]
+            wrong = self._bad_texts(column)
+            bad |= wrong
+            texts.append(_objects(column, wrong.any()))
+        ts, t = self._times_of([o.get("ts") for o in objs], now, bad)
+        interval, wrong = _number_column([o.get("interval_s") for o in objs], 86_400.0)
+        bad |= wrong | ~(interval >= 1)
+        numbers = np.empty((n, 3), np.float64)
+        for k, (name, hi) in enumerate(_NUMBERS):
+            numbers[:, k], wrong = _number_column([o.get(name) for o in objs], hi)
+            bad |= wrong
+        bad |= np.isnan(numbers).all(axis=1)
+        schema = [o.get("schema", 1) for o in objs]
+        if set(map(type, schema)) != {int} or set(schema) != {1}:
+            bad |= _mask(schema, lambda s: s == 1)
+        good = np.flatnonzero(~bad)
+        cols = TrafficColumns(
+            *(column[good] for column in texts),
+            ts[good],
+            t[good],
+            interval[good].astype(np.int64),
+            numbers[good],
+            good.astype(np.int64),
+            partition,
+        )
+        return self._slow(cols, values, np.flatnonzero(bad), now)
+
+    def _parse(self, values: list[bytes | None]) -> tuple[list[Any], np.ndarray]:
+        """One JSON object per message (``None`` where it is not JSON); oversized are bad."""
+        bad = np.zeros(len(values), bool)
+        try:
+            if values and max(map(len, values)) > self.limits.max_bytes:
+                raise TypeError
+            return [orjson.loads(v) for v in values], bad
+        except (orjson.JSONDecodeError, TypeError):
+            pass
+        big = self.limits.max_bytes
+        objs = [None if v is None or len(v) > big else _loads(v) for v in values]
+        bad |= _mask(objs, lambda o: o is not None)
+        return objs, bad
+
+    def _bad_texts(self, column: list[Any]) -> np.ndarray:
+        """Rows whose text is missing, not a string, blank or too long."""
+        if set(map(type, column)) == {str}:
+            new = set(column) - self._texts
+            if not new:
+                return np.zeros(len(column), bool)
+            valid = {v for v in new if _valid_text(v)}
+            if len(self._texts) + len(valid) > _CACHE_MAX:
+                self._texts.clear()
+            self._texts |= valid
+            if len(valid) == len(new):
+                return np.zeros(len(column), bool)
+        return _mask(column, _valid_text)
+
+    def _times_of(
+        self, column: list[Any], now: datetime, bad: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Timestamps (objects) and epoch seconds; rows out of range or unparsable are bad."""
+        times = self._times
+        if set(map(type, column)) != {str}:
+            bad |= _mask(column, lambda v: type(v) is str)
+            column = [v if type(v) is str else "" for v in column]
+        for text in set(column) - times.keys():
+            if len(times) > _CACHE_MAX:
+                times.clear()
+            times[text] = _parse_ts(text)
+        parsed = [times[text] for text in column]
+        lo = (now - self.limits.max_past).timestamp()
+        hi = (now + self.limits.max_future).timestamp()
+        t = np.array([p[1] if p else math.nan for p in parsed], np.float64)
+        bad |= ~((t >= lo) & (t <= hi))
+        ts = np.empty(len(column), object)
+        ts[:] = [p[0] if p else None for p in parsed]
+        return ts, t
+
+    def _slow(
+        self, cols: TrafficColumns, values: list[bytes | None], rows: np.ndarray, now: datetime
+    ) -> tuple[TrafficColumns, list[tuple[int, str]]]:
+        """Rows the column checks did not accept, decided by the codec itself."""
+        rejected, extra, where = [], [], []
+        for i in rows.tolist():
+            result = decode_traffic(values[i], now=now, limits=self.limits)
+            if isinstance(result, Rejected):
+                rejected.append((i, result.reason))
+            else:
+                extra.append(result)
+                where.append(i)
+        if not extra:
+            return cols, rejected
+        more = TrafficColumns.from_readings(extra, cols.partition, np.array(where, np.int64))
+        both = TrafficColumns.concat([cols, more])
+        return both.take(np.argsort(both.index, kind="stable")), rejected
+
+
+def _parse_ts(text: str) -> tuple[datetime, float] | None:
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if ts.utcoffset() is None:
+        return None
+    return ts, ts.timestamp()
+
+
+def _mask(column: list[Any], valid) -> np.ndarray:
+    """Rows of ``column`` that are not ``valid``."""
+    return np.fromiter((not valid(v) for v in column), bool, len(column))
+
+
+def _number_column(column: list[Any], hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Optional numbers as floats (NaN for missing) and the rows that break the codec's rule."""
+    n = len(column)
+    if set(map(type, column)) <= _NUMBER_TYPES:
+        try:
+            x = np.array(column, np.float64).reshape(n)
+        except OverflowError:
+            x = None
+        if x is not None:
+            return x, (x < 0) | (x > hi)
+    x = np.full(n, math.nan)
+    wrong = np.zeros(n, bool)
+    for i, v in enumerate(column):
+        if v is None:
+            continue
+        if type(v) not in (int, float) or not 0 <= v <= hi:
+            wrong[i] = True
+        else:
+            x[i] = float(v)
+    return x, wrong
+
+
+def _objects(column: list[Any], mixed: bool) -> np.ndarray:
+    """A column as an object array; ``mixed`` columns (some rows bad) hold "" for non-texts."""
+    out = np.empty(len(column), object)
+    out[:] = [v if type(v) is str else "" for v in column] if mixed else column
+    return out
