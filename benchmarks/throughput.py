@@ -202,8 +202,19 @@ def _sizes(args) -> dict:
 def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
     """Paths A, B (1 and 2 processes), C and B's ablations on the pre-loaded main topic."""
     bootstrap, topic = main.kafka.bootstrap, main.topics.traffic
-    limit = max((consume_limit(bootstrap, topic) for _ in range(2)), key=lambda r: r["rps"])
-    _progress(f"A: {limit['rps']:,.0f} readings/s")
+    loops = {
+        layout: max(
+            (consume_limit(bootstrap, topic, per_partition=layout == "per_partition")
+             for _ in range(2)),
+            key=lambda r: r["rps"],
+        )
+        for layout in ("single", "per_partition")
+    }  # fmt: skip
+    limit = dict(max(loops.values(), key=lambda r: r["rps"]), layouts=loops)
+    _progress(
+        f"A: {limit['rps']:,.0f} readings/s (one consumer {loops['single']['rps']:,.0f}/s, "
+        f"one per partition {loops['per_partition']['rps']:,.0f}/s)"
+    )
     common = dict(detectors=sizes["detectors"], seed=SEED, seconds=sizes["seconds"])
     paths = {"A": limit}
     for procs in (1, 2):
@@ -263,6 +274,7 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
     counts = {k: v.get("processed", v.get("count")) for k, v in paths.items()}
     return {
         "limit_rps": a,
+        "limit_layouts": {k: v["rps"] for k, v in paths["A"].get("layouts", {}).items()},
         "kendali_rps": b,
         "common_rps": c,
         "examples_rps": d,

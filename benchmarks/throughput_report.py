@@ -53,8 +53,12 @@ def markdown(result: dict) -> str:
     for (label, rps, frac), key in zip(rows(result), ("A", "B1", "B2", "C", "D"), strict=False):
         lines.append(f"| {label} | {_fmt(rps)} | {frac:.3f} | {_fmt(mem.get(key))} |")
     probe = ", ".join(f"{n} detectors: {_fmt(v)}/s" for n, v in result["examples_probe"].items())
+    layouts = result.get("limit_layouts") or {}
     lines += [
         "",
+        f"- A is the faster of two plain loops: one consumer for all partitions "
+        f"{_fmt(layouts.get('single'))}/s, one consumer per partition polled in turn "
+        f"{_fmt(layouts.get('per_partition'))}/s",
         f"- B/A = **{result['kendali_vs_limit']:.3f}** (target ≥ 0.8), "
         f"B/C = **{result['kendali_vs_common']:.2f}** (target ≥ 2.5), "
         f"B/D = **{result['kendali_vs_examples']:.1f}**",

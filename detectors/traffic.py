@@ -40,13 +40,20 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 
 import numpy as np
 
 from detectors.baseline import SeasonalBaseline
 from detectors.faults import FaultTracker
-from detectors.traffic_batch import columns_measures, distinct_runs, swapped
+from detectors.traffic_batch import (
+    Batch,
+    bins_of,
+    columns_measures,
+    distinct_runs,
+    swapped,
+    time_bin,
+)
 from detectors.traffic_confirm import NeighbourLog
 from detectors.traffic_signals import SignalMaker
 from kendali.city import Detector
@@ -58,17 +65,6 @@ __all__ = ["TrafficBank", "TrafficParams", "corridors", "time_bin"]
 OCC, SPEED, VOL = 0, 1, 2
 #: Direction in which each measure is bad: occupancy up, speed down.
 _SIGN = np.array([1.0, -1.0, 0.0], np.float32)
-
-
-@dataclass(frozen=True, slots=True)
-class _Batch:
-    """One :meth:`TrafficBank.process` call's readings and what is computed for all of them."""
-
-    cols: TrafficColumns
-    slots: np.ndarray
-    epoch: np.ndarray
-    bins: np.ndarray
-    x: np.ndarray  # float32 (n, 3): occupancy, speed, volume per hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +88,6 @@ class TrafficParams:
     floors: tuple[float, float, float] = (2.0, 3.0, 40.0)
     stuck_after: int = 8
     zeros_after: int = 4
-
-
-def time_bin(ts: datetime, tz: tzinfo) -> int:
-    """Baseline bin of a time: 24 hourly bins for weekdays, then 24 for weekends.
-
-    >>> from zoneinfo import ZoneInfo
-    >>> time_bin(datetime(2026, 11, 28, 8, 30, tzinfo=ZoneInfo("Asia/Makassar")),
-    ...          ZoneInfo("Asia/Makassar"))
-    32
-    """
-    local = ts.astimezone(tz)
-    return (24 if local.weekday() >= 5 else 0) + local.hour
 
 
 def corridors(detectors: Mapping[str, Detector]) -> dict[str, str]:
@@ -188,19 +172,11 @@ class TrafficBank:
         if not len(slots):
             return []
         epoch = cols.t.astype(np.int64)
-        batch = _Batch(cols, slots, epoch, self._bins(epoch), columns_measures(cols))
+        batch = Batch(cols, slots, epoch, bins_of(epoch, self.tz), columns_measures(cols))
         out: list[Signal] = []
         for start, end in distinct_runs(slots):
             out.extend(self._run(batch, start, end))
         return out
-
-    def _bins(self, epoch: np.ndarray) -> np.ndarray:
-        """:func:`time_bin` of many times, computed once per quarter hour (zone offsets are
-        whole quarters)."""
-        quarters, where = np.unique(epoch // 900, return_inverse=True)
-        tz = self.tz
-        bins = [time_bin(datetime.fromtimestamp(q * 900, UTC), tz) for q in quarters.tolist()]
-        return np.array(bins, np.int64)[where.reshape(-1)]
 
     def tick(self, now: datetime) -> list[Signal]:
         """Open a ``silent`` fault for every detector quiet for longer than ``silence_s``; send
@@ -219,7 +195,7 @@ class TrafficBank:
             out.extend(self._close_incident(int(slot), now))
         return out
 
-    def _run(self, batch: _Batch, start: int, end: int) -> list[Signal]:
+    def _run(self, batch: Batch, start: int, end: int) -> list[Signal]:
         """Process readings of distinct detectors: quiet ones at once, the rest one by one."""
         s, epoch = batch.slots[start:end], batch.epoch[start:end]
         b, x = batch.bins[start:end], batch.x[start:end]

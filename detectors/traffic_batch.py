@@ -4,12 +4,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
 import numpy as np
 
 from kendali.columns import TrafficColumns
 
-__all__ = ["columns_measures", "distinct_runs", "swapped"]
+__all__ = ["Batch", "bins_of", "columns_measures", "distinct_runs", "swapped", "time_bin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One :meth:`TrafficBank.process` call's readings and what is computed for all of them."""
+
+    cols: TrafficColumns
+    slots: np.ndarray
+    epoch: np.ndarray
+    bins: np.ndarray
+    x: np.ndarray  # float32 (n, 3): occupancy, speed, volume per hour
+
+
+def time_bin(ts: datetime, tz: tzinfo) -> int:
+    """Baseline bin of a time: 24 hourly bins for weekdays, then 24 for weekends.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> time_bin(datetime(2026, 11, 28, 8, 30, tzinfo=ZoneInfo("Asia/Makassar")),
+    ...          ZoneInfo("Asia/Makassar"))
+    32
+    """
+    local = ts.astimezone(tz)
+    return (24 if local.weekday() >= 5 else 0) + local.hour
+
+
+def bins_of(epoch: np.ndarray, tz: tzinfo) -> np.ndarray:
+    """:func:`time_bin` of many epoch seconds, computed once per quarter
+    hour (zone offsets are whole quarters).
+
+    >>> from zoneinfo import ZoneInfo
+    >>> t = int(datetime(2026, 11, 28, 8, 30, tzinfo=UTC).timestamp())  # a Saturday
+    >>> bins_of(np.array([t, t + 60, t + 16 * 3600]), ZoneInfo("Asia/Makassar")).tolist()
+    [40, 40, 24]
+    """
+    quarters, where = np.unique(epoch // 900, return_inverse=True)
+    bins = [time_bin(datetime.fromtimestamp(q * 900, UTC), tz) for q in quarters.tolist()]
+    return np.array(bins, np.int64)[where.reshape(-1)]
 
 
 def distinct_runs(slots: np.ndarray) -> list[tuple[int, int]]:

@@ -118,6 +118,11 @@ class TrafficColumnDecoder:
 
     def _bad_texts(self, column: list[Any]) -> np.ndarray:
         """Rows whose text is missing, not a string, blank or too long."""
+        try:
+            if self._texts.issuperset(column):  # the usual case: names seen before, all valid
+                return np.zeros(len(column), bool)
+        except TypeError:  # an unhashable value (a JSON list or object)
+            return _mask(column, _valid_text)
         if set(map(type, column)) == {str}:
             new = set(column) - self._texts
             if not new:
