@@ -44,7 +44,7 @@ def bins_of(epoch: np.ndarray, tz: tzinfo) -> np.ndarray:
     >>> from zoneinfo import ZoneInfo
     >>> t = int(datetime(2026, 11, 28, 8, 30, tzinfo=UTC).timestamp())  # a Saturday
     >>> bins_of(np.array([t, t + 60, t + 16 * 3600]), ZoneInfo("Asia/Makassar")).tolist()
-    [40, 40, 24]
+    [40, 40, 32]
     """
     quarters, where = np.unique(epoch // 900, return_inverse=True)
     bins = [time_bin(datetime.fromtimestamp(q * 900, UTC), tz) for q in quarters.tolist()]
