@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
 from kendali.columns import TrafficColumns
@@ -59,15 +60,60 @@ def watermark(clocks: dict[Any, tuple[datetime, datetime]], wall: datetime) -> d
 
 @dataclass(frozen=True, slots=True)
 class Gather:
-    """Hold a bank's input until ``rows`` readings or ``wait`` of wall time have gathered.
+    """Hold a traffic bank's columns until ``rows`` readings or ``wait`` of wall time have
+    gathered, then release them in event-time order up to the input partitions' watermark.
 
     A bank call has a fixed cost (a few hundred µs of numpy set-up for the traffic bank) that a
     16-shard city pays per shard per source batch; gathering makes calls large at line rate,
-    while live data waits at most ``wait``.
+    while live data waits at most ``wait``. Releasing only readings no newer than the oldest
+    of the newest times of ``partitions`` (every input partition) makes the bank see readings
+    of different partitions in event-time order, however fast each is read: a detector's next
+    reading never overtakes its downstream neighbour's reading of the time before, so the
+    neighbour's confirmation, and with it the incident, is the same with 1 or 2 processes. A
+    partition that has delivered nothing for ``hold`` since the first reading stops counting
+    (it carries none of this shard's detectors), and a reading waits at most ``hold`` for a
+    lagging one.
     """
 
     rows: int
     wait: timedelta
+    partitions: tuple = ()
+    hold: timedelta = timedelta(seconds=1)
+
+
+class _Held:
+    """Gathered columns and the wall time each row arrived (epoch seconds)."""
+
+    def __init__(self, parts: list[TrafficColumns], wall: datetime):
+        self.cols = TrafficColumns.concat(parts) if parts else None
+        self.arrived = np.full(len(self.cols) if parts else 0, wall.timestamp())
+
+    def __len__(self) -> int:
+        return len(self.arrived)
+
+    def add(self, parts: list[TrafficColumns], wall: datetime) -> None:
+        rows = sum(map(len, parts))
+        if not rows:
+            return
+        self.cols = TrafficColumns.concat(parts if self.cols is None else [self.cols, *parts])
+        self.arrived = np.concatenate([self.arrived, np.full(rows, wall.timestamp())])
+
+    def release(self, mark: float, stale: float) -> TrafficColumns | None:
+        """Rows up to event time ``mark`` or arrived before ``stale``, in event-time order."""
+        if self.cols is None or not len(self):
+            return None
+        go = (self.cols.t <= mark) | (self.arrived <= stale)
+        if go.all():
+            out, self.cols, self.arrived = self.cols, None, self.arrived[:0]
+        elif not go.any():
+            return None
+        else:
+            out = self.cols.take(go)
+            self.cols, self.arrived = self.cols.take(~go), self.arrived[~go]
+        return out.in_time_order()
+
+    def oldest(self) -> float:
+        return float(self.arrived.min())
 
 
 class BankLogic(StatefulBatchLogic):
@@ -98,24 +144,48 @@ class BankLogic(StatefulBatchLogic):
         self.clocks = {part: (ts, restored) for part, ts in (newest or {}).items()}
         self.next_tick = restored + every
         self.gather = gather
-        self.gathered: list[Any] = list(gathered or ())
-        self.gathered_since = restored
+        self.held = _Held(list(gathered or ()), restored)
+        self.started: datetime | None = restored if gathered else None
 
     def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
         records = self._arrive(values, wall)
         if self.gather is None:
             return self._process(records), StatefulBatchLogic.RETAIN
-        if records and not self.gathered:
-            self.gathered_since = wall
-        self.gathered.extend(records)
-        if sum(map(_rows, self.gathered)) < self.gather.rows:
+        self.started = self.started or wall
+        self.held.add(records, wall)
+        if len(self.held) < self.gather.rows and wall < self._due():
             return [], StatefulBatchLogic.RETAIN
-        return self._flush(), StatefulBatchLogic.RETAIN
+        return self._flush(wall), StatefulBatchLogic.RETAIN
 
-    def _flush(self) -> list[Any]:
-        records, self.gathered = self.gathered, []
-        return self._process(records)
+    def _due(self) -> datetime:
+        """When the oldest held reading's ``wait`` is over."""
+        return datetime.fromtimestamp(self.held.oldest(), UTC) + self.gather.wait
+
+    def _flush(self, wall: datetime, everything: bool = False) -> list[Any]:
+        """Process what the gather may release now (all of it at the end of input)."""
+        if self.gather is None or not len(self.held):
+            return []
+        if everything:
+            mark = stale = float("inf")
+        else:
+            mark = self._partition_mark(wall)
+            stale = (wall - self.gather.hold).timestamp()
+        batch = self.held.release(mark, stale)
+        return self._process([batch]) if batch is not None else []
+
+    def _partition_mark(self, wall: datetime) -> float:
+        """Oldest newest-event-time of the expected partitions (see :class:`Gather`)."""
+        gather = self.gather
+        waiting = self.started is not None and wall - self.started < gather.hold
+        newest = []
+        for part in gather.partitions or self.clocks:
+            clock = self.clocks.get(part)
+            if clock is not None:
+                newest.append(clock[0].timestamp())
+            elif waiting:
+                return float("-inf")  # not heard from yet: it may still carry this shard
+        return min(newest, default=float("inf"))
 
     def _process(self, records: list[Any]) -> list[Any]:
         """Records (or column batches) of any arrival order to the bank, in event-time order."""
@@ -154,7 +224,7 @@ class BankLogic(StatefulBatchLogic):
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
-        out = self._flush()  # gathered input first: the tick must not call its detectors silent
+        out = self._flush(wall)  # gathered input first: a tick must not call its detectors silent
         if wall < self.next_tick:
             return out, StatefulBatchLogic.RETAIN
         self.next_tick = wall + self.every
@@ -165,13 +235,16 @@ class BankLogic(StatefulBatchLogic):
         return ([*out, Tick(now)] if self.ticks else out), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
-        if self.gathered and self.gather is not None:
-            return min(self.next_tick, self.gathered_since + self.gather.wait)
+        if len(self.held) and self.gather is not None:
+            due = self._due()
+            if due <= datetime.now(UTC):  # waiting for a lagging partition: at most ``hold``
+                due += self.gather.hold - self.gather.wait
+            return min(self.next_tick, due)
         return self.next_tick
 
     def on_eof(self) -> tuple[Iterable[Any], bool]:
         """Bounded input ended: pass the final clock on, so downstream books see it too."""
-        out = self._flush()
+        out = self._flush(datetime.now(UTC), everything=True)
         now = watermark(self.clocks, datetime.now(UTC))
         if self.ticks and now is not None:
             out.append(Tick(now))
@@ -179,7 +252,8 @@ class BankLogic(StatefulBatchLogic):
 
     def snapshot(self) -> bytes:
         newest = {part: event for part, (event, _seen) in self.clocks.items()}
-        state = (self.bank, newest, self.gathered)
+        held = [self.held.cols] if self.held.cols is not None and len(self.held) else []
+        state = (self.bank, newest, held)
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -269,10 +343,6 @@ def _tie_break(item: Any) -> tuple[str, str, str]:
     """Stable order for items with equal event times: kind, episode or action id, state."""
     name = getattr(item, "episode", None) or getattr(item, "id", "")
     return (type(item).__name__, name, getattr(item, "state", ""))
-
-
-def _rows(value: Any) -> int:
-    return len(value) if type(value) is TrafficColumns else 1
 
 
 def _event_time(value: Any) -> datetime:

@@ -38,14 +38,16 @@ __all__ = ["FlowSinks", "build_flow"]
 TICK = timedelta(seconds=2)
 #: Report clusters, gauges and the incident book see their inputs in event-time order whatever
 #: the batch cuts (flows/bank_logic.OrderedBankLogic), so a replay after a crash reproduces the
-#: same ids. Traffic banks need no reordering: a detector's readings share one partition.
+#: same ids. Traffic banks get theirs in event-time order across partitions (a detector's
+#: readings share one partition, but its downstream neighbour's may sit in another).
 ORDER_WAIT = timedelta(seconds=1)
 #: Signals of one event from different banks reach the book within milliseconds of each other;
 #: a short wait keeps them ordered without adding much to the event-to-incident latency.
 FUSION_WAIT = timedelta(milliseconds=250)
 #: Traffic banks are called with at least this many readings, or after this wait: a call has a
 #: fixed numpy cost that small batches (a 16-shard city cuts each poll of 1,000 into 16) repeat.
-TRAFFIC_GATHER = Gather(rows=1024, wait=timedelta(milliseconds=40))
+#: Readings are released in event-time order across partitions (flows/bank_logic.Gather).
+GATHER_ROWS, GATHER_WAIT = 1024, timedelta(milliseconds=40)
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,12 @@ def build_flow(
     traffic_signals = op.stateful_batch(
         "traffic_detect",
         traffic,
-        bank_builder(route.traffic_bank, TICK, ticks=True, gather=TRAFFIC_GATHER),
+        bank_builder(
+            route.traffic_bank,
+            TICK,
+            ticks=True,
+            gather=Gather(GATHER_ROWS, GATHER_WAIT, by_partition["partitions"], ORDER_WAIT),
+        ),
     )
     gauges, flood_areas = city.gauges, city.flood_areas
     hydromet_signals = op.stateful_batch(

@@ -14,10 +14,11 @@ once per ``min_gap_s`` (a bounded number of commands whatever the input rate), w
 (each detector once a minute) loses nothing: a point waits at most ``min_gap_s`` *if another
 batch arrives*. Bytewax calls ``write_batch`` only when items arrive, so the last point before a
 silence waits for the next batch, or ``close()``; a flow that wants a bound without traffic can
-send an empty item (``[]``) from a clock source, as the city flow does on every bank tick (2 s). ``min_gap_s=0`` is write-through: every batch is
-written, and ``write_batch`` returns once Redis has applied it (tests rely on this). Otherwise a
-write is sent without waiting for Redis' reply, which is read before the next write (so Redis'
-work overlaps the dataflow's) and at ``close()``.
+send an empty item (``[]``) from a clock source, as the city flow does on every bank tick
+(2 s). ``min_gap_s=0`` is write-through: every batch is written, and ``write_batch`` returns
+once Redis has applied it (tests rely on this). Otherwise a write is sent without waiting for
+Redis' reply, which is read before the next write (so Redis' work overlaps the dataflow's) and
+at ``close()``.
 
 Delivery: best-effort, a view rather than a record. A Redis outage makes the flow wait
 (``retry_forever``), and a write whose reply is lost is sent again. A killed process loses the

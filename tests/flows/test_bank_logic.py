@@ -33,21 +33,40 @@ def _cols(*rows: tuple[str, int], partition: int = 0) -> TrafficColumns:
     return TrafficColumns.from_readings(readings, partition)
 
 
-def _logic(rows: int, wait_ms: float) -> tuple[BankLogic, Recorder]:
+def _logic(rows: int, wait_ms: float, parts=(), hold_s: float = 1.0) -> tuple[BankLogic, Recorder]:
     bank = Recorder()
-    logic = BankLogic(
-        lambda _: bank, timedelta(seconds=60), gather=Gather(rows, timedelta(milliseconds=wait_ms))
-    )
-    return logic, bank
+    gather = Gather(rows, timedelta(milliseconds=wait_ms), parts, timedelta(seconds=hold_s))
+    return BankLogic(lambda _: bank, timedelta(seconds=60), gather=gather), bank
 
 
 def test_input_is_held_until_enough_rows_then_given_in_time_order():
     logic, bank = _logic(rows=4, wait_ms=10_000)
     out, _ = logic.on_batch([(0, _cols(("A", 3), ("B", 3)))])
     assert list(out) == [] and bank.calls == []
-    out, _ = logic.on_batch([(1, _cols(("C", 1), ("D", 2), partition=1))])
+    out, _ = logic.on_batch([(1, _cols(("C", 1), ("D", 2), ("E", 3), partition=1))])
     assert list(out) == ["signal1"]
-    assert bank.calls == [["C@01", "D@02", "A@03", "B@03"]]
+    assert bank.calls == [["C@01", "D@02", "A@03", "B@03", "E@03"]]
+
+
+def test_a_fast_partition_waits_for_the_slow_one():
+    """A detector's next reading must not overtake its neighbour's reading on another
+    partition: rows are released up to the oldest newest time of the partitions."""
+    logic, bank = _logic(rows=1, wait_ms=0, parts=(0, 1))
+    logic.on_batch([(0, _cols(("HEAD", 1), ("HEAD2", 2)))])
+    assert bank.calls == []  # partition 1 not heard from yet
+    logic.on_batch([(1, _cols(("NEXT", 1), partition=1))])
+    assert bank.calls == [["HEAD@01", "NEXT@01"]]
+    logic.on_batch([(1, _cols(("NEXT", 2), partition=1))])
+    assert bank.calls[-1] == ["HEAD2@02", "NEXT@02"]
+
+
+def test_a_lagging_partition_holds_readings_at_most_hold():
+    logic, bank = _logic(rows=1, wait_ms=0, parts=(0, 1), hold_s=0.05)
+    logic.on_batch([(0, _cols(("A", 1)))])
+    assert bank.calls == [] and logic.notify_at() is not None
+    time.sleep(0.06)
+    logic.on_notify()
+    assert bank.calls == [["A@01"]]
 
 
 def test_a_lone_small_batch_waits_at_most_the_gather_wait():
