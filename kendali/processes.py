@@ -25,6 +25,11 @@ def server_env(settings: Settings) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KENDALI_")}
     env.update(settings.to_env())
     env.setdefault("PYTHONUNBUFFERED", "1")
+    for name in ("BYTEWAX_DATAFLOW_API_ENABLED", "BYTEWAX_DATAFLOW_API_PORT"):
+        env.pop(name, None)
+    if settings.flow.metrics_port:  # the dataflow's /metrics (the API ignores these)
+        env["BYTEWAX_DATAFLOW_API_ENABLED"] = "1"
+        env["BYTEWAX_DATAFLOW_API_PORT"] = str(settings.flow.metrics_port)
     return env
 
 

@@ -102,6 +102,10 @@ class FlowSettings:
     #: librdkafka settings for the dataflow's consumers only. A broker holds an empty fetch for
     #: up to fetch.wait.max.ms (500 by default): at low data rates that is added latency.
     consumer_config: dict = field(default_factory=lambda: {"fetch.wait.max.ms": 50})
+    #: Port of the dataflow's Prometheus endpoint (``GET /metrics``: Bytewax's per-step timings,
+    #: Kendali's decoded/dead-lettered counters and consumer lag); 0 = off. Bytewax binds it
+    #: on all interfaces, so open it only where the network is trusted.
+    metrics_port: int = 0
     max_message_bytes: int = 65_536
     max_future_s: int = 3600
     max_past_days: int = 365 * 30

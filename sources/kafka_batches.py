@@ -57,6 +57,7 @@ class _BatchPartition(StatefulSourcePartition[MessageBatch, int]):
             raise StopIteration
         msgs = self._consumer.consume(self._batch_size, 0.001)
         if not msgs:
+            self._report_lag()
             return []
         for i, msg in enumerate(msgs):
             err = msg.error()
@@ -72,13 +73,17 @@ class _BatchPartition(StatefulSourcePartition[MessageBatch, int]):
 
     def _report_lag(self, force: bool = False) -> None:
         now = time.monotonic()
-        if (now - self._lag_at < 1.0 and not force) or self._offset < 0:
+        if now - self._lag_at < 1.0 and not force:
             return
         self._lag_at = now
         tp = TopicPartition(self._topic, self._index)
-        _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
-        if high >= 0:
-            self._lag.set(max(high - self._offset, 0))
+        low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+        if high < 0:
+            return  # not known yet (no fetch answered)
+        position = self._offset
+        if position < 0:  # nothing read yet: from the start, or from the end
+            position = low if position == OFFSET_BEGINNING else high
+        self._lag.set(max(high - position, 0))
 
     def snapshot(self) -> int:
         return self._offset
