@@ -294,6 +294,9 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
         "paths": paths,
         "counts": {"produced": produced, **counts},
         "peak_rss_mb": {k: v["peak_rss"] / 2**20 for k, v in paths.items() if "peak_rss" in v},
+        "machine_cpu_busy": {
+            k: v["machine_cpu_busy"] for k, v in paths.items() if v.get("machine_cpu_busy")
+        },
     }
 
 

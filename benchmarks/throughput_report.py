@@ -54,8 +54,12 @@ def markdown(result: dict) -> str:
         lines.append(f"| {label} | {_fmt(rps)} | {frac:.3f} | {_fmt(mem.get(key))} |")
     probe = ", ".join(f"{n} detectors: {_fmt(v)}/s" for n, v in result["examples_probe"].items())
     layouts = result.get("limit_layouts") or {}
+    busy = result.get("machine_cpu_busy") or {}
+    cores = result["machine"].get("cpus")
     lines += [
         "",
+        "- machine CPU busy while each path ran (all processes, incl. broker and Redis, "
+        f"{cores} vCPUs): " + ", ".join(f"{k} {v:.0%}" for k, v in busy.items()),
         f"- A is the faster of two plain loops: one consumer for all partitions "
         f"{_fmt(layouts.get('single'))}/s, one consumer per partition polled in turn "
         f"{_fmt(layouts.get('per_partition'))}/s",

@@ -29,6 +29,8 @@ from kendali.settings import Settings
 from kendali.store import Keys
 
 __all__ = [
+    "cpu_busy",
+    "cpu_sample",
     "differences",
     "digest",
     "free_ports",
@@ -85,9 +87,10 @@ def run_flow(
     for file in files:
         file.unlink(missing_ok=True)
     children = start_flow(path, cfg_file, processes, settings)
-    deadline, reported = time.time() + timeout, None
+    deadline, reported, cpu = time.time() + timeout, None, []
     try:
         while any(c.poll() is None for c in children) and time.time() < deadline:
+            cpu.append(cpu_sample())
             if reported is None and all(f.exists() for f in files):
                 reported = time.time()
             if reported is not None and time.time() > reported + grace:
@@ -99,7 +102,34 @@ def run_flow(
     if failed or not all(f.exists() for f in files):
         log = (workdir / f"{name}-0.log").read_text(errors="replace")[-1500:]
         raise RuntimeError(f"{name}: bytewax exited with {failed or 'no statistics'}: {log}")
-    return _combine([json.loads(f.read_text()) for f in files])
+    parts = [json.loads(f.read_text()) for f in files]
+    result = _combine(parts)
+    firsts = [p["first"] for p in parts if p["first"]]
+    if firsts:
+        result["machine_cpu_busy"] = cpu_busy(cpu, min(firsts), max(p["end"] for p in parts))
+    return result
+
+
+def cpu_sample() -> tuple[float, int, int]:
+    """(wall time, busy jiffies, total jiffies) of the whole machine, from ``/proc/stat``."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return time.time(), 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return time.time(), sum(fields) - idle, sum(fields)
+
+
+def cpu_busy(samples: list[tuple[float, int, int]], start: float, end: float) -> float | None:
+    """Fraction of all cores busy (any process: flow, broker, Redis) between two times.
+
+    >>> cpu_busy([(0.0, 0, 0), (1.0, 100, 200), (2.0, 250, 400)], 0.9, 2.0)
+    0.75
+    """
+    inside = [s for s in samples if start - 0.15 <= s[0] <= end + 0.15]
+    if len(inside) < 2 or inside[-1][2] == inside[0][2]:
+        return None
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][2] - inside[0][2])
 
 
 def stop(children: list[subprocess.Popen]) -> None:
