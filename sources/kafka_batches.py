@@ -35,11 +35,13 @@ LAG = Gauge(
 
 @dataclass(frozen=True, slots=True)
 class MessageBatch:
-    """Messages of one topic partition from one poll, in offset order."""
+    """Messages of one topic partition from one poll, in offset order; ``errors`` of them
+    carry a consumer error instead of a record."""
 
     topic: str
     partition: int
     messages: list[Message]
+    errors: int = 0
 
 
 class _BatchPartition(StatefulSourcePartition[MessageBatch, int]):
@@ -59,17 +61,19 @@ class _BatchPartition(StatefulSourcePartition[MessageBatch, int]):
         if not msgs:
             self._report_lag()
             return []
-        for i, msg in enumerate(msgs):
-            err = msg.error()
-            if err is not None and err.code() == KafkaError._PARTITION_EOF:
+        errs = list(map(Message.error, msgs))  # C loops: no Python bytecode per message
+        clean = set(map(type, errs)) == {type(None)}  # (KafkaError == None raises)
+        errors = [] if clean else [i for i, e in enumerate(errs) if e is not None]
+        for i in errors:
+            if msgs[i].error().code() == KafkaError._PARTITION_EOF:
                 self._eof = True  # emit what came before; stop at the next call
-                msgs = msgs[:i]
+                msgs, errors = msgs[:i], [e for e in errors if e < i]
                 break
-        offsets = [o for msg in msgs if (o := msg.offset()) is not None and o >= 0]
-        if offsets:
-            self._offset = max(offsets) + 1
+        last = next((o for m in reversed(msgs) if (o := m.offset()) is not None and o >= 0), None)
+        if last is not None:
+            self._offset = last + 1
         self._report_lag(force=self._eof)
-        return [MessageBatch(self._topic, self._index, msgs)] if msgs else []
+        return [MessageBatch(self._topic, self._index, msgs, len(errors))] if msgs else []
 
     def _report_lag(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -149,7 +149,7 @@ class Decoder:
 
     def _traffic(self, batch: MessageBatch, now: datetime) -> list[Any]:
         msgs, topic, out = batch.messages, batch.topic, []
-        if any(m.error() is not None for m in msgs):  # rare: consumer errors ride in the batch
+        if batch.errors:  # rare: consumer errors ride in the batch
             out = [_letter(topic, m, self._error(m)) for m in msgs if m.error() is not None]
             msgs = [m for m in msgs if m.error() is None]
         cols, rejected = self.traffic([m.value() for m in msgs], now, batch.partition)

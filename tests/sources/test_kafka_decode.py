@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kendali.codec import Rejected, decode_traffic
 from kendali.records import DeadLetter, TrafficReading
 from kendali.settings import Settings
+from sources.kafka_batches import MessageBatch
 from sources.kafka_decode import Decoded, Decoder, TrafficDecoded
 
 SETTINGS = Settings()
@@ -126,3 +127,38 @@ def test_other_topics_decode_one_by_one_and_unknown_topics_are_dead_letters():
     first, second = _decoder()(msgs)
     assert isinstance(first, Decoded) and first.stream == "hydromet" and first.offset == 4
     assert isinstance(second, DeadLetter) and "no decoder" in second.reason
+
+
+class _Raw:
+    """A consumed message as librdkafka hands it over (``confluent_kafka.Message``'s API)."""
+
+    def __init__(self, value, offset, error=None):
+        self._value, self._offset, self._error = value, offset, error
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return b"k"
+
+    def partition(self):
+        return 3
+
+    def offset(self):
+        return self._offset
+
+    def error(self):
+        return self._error
+
+
+def test_consumer_errors_inside_a_batch_are_dead_letters_and_the_rest_decodes():
+    good = orjson.dumps(
+        {"detector_id": "D1", "intersection": "A01", "approach": "N",
+         "ts": NOW.isoformat(), "interval_s": 60, "volume": 3}
+    )  # fmt: skip
+    batch = MessageBatch(TOPIC, 3, [_Raw(good, 7), _Raw(None, 8, "broker gone"), _Raw(good, 9)], 1)
+    out = _decoder()([batch])
+    dead = [x for x in out if isinstance(x, DeadLetter)]
+    assert [(d.offset, d.reason) for d in dead] == [(8, "consumer error: broker gone")]
+    (traffic,) = [x for x in out if isinstance(x, TrafficDecoded)]
+    assert len(traffic.columns) == 2 and traffic.letter(1, "why").offset == 9
