@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Producer
 
 from kendali.processes import Child, flow_command, server_env
-from tests.support import ROOT, free_port, wait_until
+from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +37,13 @@ def test_flow_metrics_show_lag_and_decoded_readings(isolated_settings, tmp_path)
                    "ts": ts, "interval_s": 300, "volume": i}  # fmt: skip
         producer.produce(settings.topics.traffic, orjson.dumps(reading), b"BPN-A01-EB")
     assert producer.flush(10) == 0
-    flow = Child("dataflow", flow_command(settings, recovery=False), server_env(settings),
-                 tmp_path / "flow.log", cwd=ROOT).start()  # fmt: skip
+    flow = Child(
+        "dataflow",
+        flow_command(settings, recovery=False),
+        server_env(settings),
+        tmp_path / "flow.log",
+        cwd=tmp_path,
+    ).start()  # Bytewax writes dataflow.json here
     try:
         topic = settings.topics.traffic
 
