@@ -199,37 +199,43 @@ class TrafficBank:
         """Process readings of distinct detectors: quiet ones at once, the rest one by one."""
         s, epoch = batch.slots[start:end], batch.epoch[start:end]
         b, x = batch.bins[start:end], batch.x[start:end]
-        loc, _ = self._base.expected(s, b)
-        z = self._combine_rows(self._base.score(s, b, x))
-        fast = np.flatnonzero(
+        zrows, loc = self._base.assess(s, b, x)
+        z = self._combine_rows(zrows)
+        quiet = (
             (epoch > self._last_ts[s]) & (z < self.params.z_open) & (self._open[s] == 0)
-            & (self._recent[s] == 0) & ~np.isin(s, self._waiting())
+            & (self._recent[s] == 0)
         )  # fmt: skip
+        if self._pending:
+            quiet &= ~np.isin(s, self._waiting())
+        fast = np.flatnonzero(quiet)
         calm = self._faults.observe_calm(s[fast], x[fast], loc[fast, VOL], self._limits[s[fast]])
         fast = fast[calm]
         iv = batch.cols.interval[start:end][fast]
         before = self._learn_quiet(s[fast], epoch[fast], iv, b[fast], x[fast], z[fast])
-        slow = np.setdiff1d(np.arange(end - start), fast, assume_unique=True).tolist()
+        taken = np.zeros(end - start, bool)
+        taken[fast] = True
+        slow = np.flatnonzero(~taken).tolist()
         if not slow:
             return []
-        order = {int(s[i]): (i, k) for k, i in enumerate(fast.tolist())}
+        row_of = np.full(len(self._ids), -1, np.int64)  # each slot's row in ``fast``, or -1
+        row_of[s[fast]] = np.arange(len(fast))
         out: list[Signal] = []
         due: list[tuple[int, int]] = []  # (batch index of the neighbour's reading, slot)
         for i in slow:
             while due and due[0][0] < i:
                 out.extend(self._resolve(heapq.heappop(due)[1]))
             slot, r = int(s[i]), batch.cols.reading(start + i)
-            hit = order.get(int(self._down[slot]))
-            if hit is None or hit[0] < i:
+            down = int(self._down[slot])
+            k = int(row_of[down]) if down >= 0 else -1
+            hit = int(fast[k]) if k >= 0 else -1
+            if hit < i:
                 out.extend(self._step(slot, r))
                 continue
             # the neighbour's reading comes later in the batch: judge on its log before it
-            with swapped(
-                self._log, int(self._down[slot]), {k: v[hit[1]] for k, v in before.items()}
-            ):
+            with swapped(self._log, down, {name: v[k] for name, v in before.items()}):
                 out.extend(self._step(slot, r))
             if slot in self._pending and self._verdict(slot) is not None:
-                heapq.heappush(due, (hit[0], slot))
+                heapq.heappush(due, (hit, slot))
         while due:
             out.extend(self._resolve(heapq.heappop(due)[1]))
         return out
@@ -304,8 +310,8 @@ class TrafficBank:
     def _combine_rows(self, z: np.ndarray) -> np.ndarray:
         """:meth:`_combine` of many rows at once."""
         both = np.isnan(z[:, OCC]) & np.isnan(z[:, SPEED])
-        worst = np.maximum(np.nan_to_num(z * _SIGN).max(axis=1), 0.0)
-        return np.where(both, np.abs(np.nan_to_num(z[:, VOL])), worst).astype(np.float32)
+        worst = np.fmax(np.fmax.reduce(z * _SIGN, axis=1), 0.0)  # fmax: NaN counts as absent
+        return np.where(both, np.fmax(np.abs(z[:, VOL]), 0.0), worst).astype(np.float32)
 
     def _fault_change(self, slot: int, before: int, code: int, ts: datetime) -> list[Signal]:
         if code == before:

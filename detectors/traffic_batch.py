@@ -52,21 +52,29 @@ def bins_of(epoch: np.ndarray, tz: tzinfo) -> np.ndarray:
 
 
 def distinct_runs(slots: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) index ranges cutting ``slots`` into runs without a repeated slot.
+    """[start, end) index ranges cutting ``slots`` into runs without a repeated slot (each run
+    as long as it can be), found with array operations: a gathered batch often holds two or
+    three readings of every detector.
 
     >>> distinct_runs(np.array([1, 2, 1, 3, 3]))
     [(0, 2), (2, 4), (4, 5)]
     """
-    if len(np.unique(slots)) == len(slots):  # the usual case: one reading per detector
-        return [(0, len(slots))]
-    out, seen, start = [], set(), 0
-    for i, slot in enumerate(slots.tolist()):
-        if slot in seen:
-            out.append((start, i))
-            seen, start = set(), i
-        seen.add(slot)
-    out.append((start, len(slots)))
-    return out
+    n = len(slots)
+    order = np.argsort(slots, kind="stable")
+    same = slots[order[1:]] == slots[order[:-1]]
+    if not same.any():  # the usual case without gathering: one reading per detector
+        return [(0, n)]
+    prev = np.full(n, -1, np.int64)  # where the same slot came last before, -1 for never
+    prev[order[1:][same]] = order[:-1][same]
+    out, start = [], 0
+    while True:
+        repeat = np.flatnonzero(prev[start:] >= start)  # slots already seen in this run
+        if not repeat.size:
+            out.append((start, n))
+            return out
+        end = start + int(repeat[0])
+        out.append((start, end))
+        start = end
 
 
 @contextmanager

@@ -82,38 +82,52 @@ class Gather:
 
 
 class _Held:
-    """Gathered columns and the wall time each row arrived (epoch seconds)."""
+    """Gathered columns, kept as the parts they came in (joined once, when released), with the
+    wall time each row arrived (epoch seconds)."""
 
     def __init__(self, parts: list[TrafficColumns], wall: datetime):
-        self.cols = TrafficColumns.concat(parts) if parts else None
-        self.arrived = np.full(len(self.cols) if parts else 0, wall.timestamp())
+        self.parts: list[tuple[TrafficColumns, np.ndarray]] = []
+        self.rows = 0
+        self.add(parts, wall)
 
     def __len__(self) -> int:
-        return len(self.arrived)
+        return self.rows
 
     def add(self, parts: list[TrafficColumns], wall: datetime) -> None:
-        rows = sum(map(len, parts))
-        if not rows:
-            return
-        self.cols = TrafficColumns.concat(parts if self.cols is None else [self.cols, *parts])
-        self.arrived = np.concatenate([self.arrived, np.full(rows, wall.timestamp())])
+        at = wall.timestamp()
+        for part in parts:
+            if len(part):
+                self.parts.append((part, np.full(len(part), at)))
+                self.rows += len(part)
+
+    def columns(self) -> TrafficColumns | None:
+        """Everything held, as one batch in arrival order (None when nothing is)."""
+        if not self.rows:
+            return None
+        if len(self.parts) > 1:
+            cols = TrafficColumns.concat([cols for cols, _ in self.parts])
+            self.parts = [(cols, np.concatenate([arrived for _, arrived in self.parts]))]
+        return self.parts[0][0]
 
     def release(self, mark: float, stale: float) -> TrafficColumns | None:
         """Rows up to event time ``mark`` or arrived before ``stale``, in event-time order."""
-        if self.cols is None or not len(self):
+        cols = self.columns()
+        if cols is None:
             return None
-        go = (self.cols.t <= mark) | (self.arrived <= stale)
+        arrived = self.parts[0][1]
+        go = (cols.t <= mark) | (arrived <= stale)
         if go.all():
-            out, self.cols, self.arrived = self.cols, None, self.arrived[:0]
+            out, self.parts, self.rows = cols, [], 0
         elif not go.any():
             return None
         else:
-            out = self.cols.take(go)
-            self.cols, self.arrived = self.cols.take(~go), self.arrived[~go]
+            out = cols.take(go)
+            self.parts = [(cols.take(~go), arrived[~go])]
+            self.rows = len(self.parts[0][1])
         return out.in_time_order()
 
     def oldest(self) -> float:
-        return float(self.arrived.min())
+        return min(float(arrived[0]) for _, arrived in self.parts)
 
 
 class BankLogic(StatefulBatchLogic):
@@ -252,7 +266,8 @@ class BankLogic(StatefulBatchLogic):
 
     def snapshot(self) -> bytes:
         newest = {part: event for part, (event, _seen) in self.clocks.items()}
-        held = [self.held.cols] if self.held.cols is not None and len(self.held) else []
+        cols = self.held.columns()
+        held = [] if cols is None else [cols]
         state = (self.bank, newest, held)
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 

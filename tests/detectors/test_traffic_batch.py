@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors.traffic import TrafficBank
+from detectors.traffic_batch import distinct_runs
 from kendali.city import Detector
 from kendali.records import TrafficReading
 
@@ -153,3 +156,19 @@ def test_signals_do_not_depend_on_arrival_order_across_detectors():
         bank = TrafficBank(city(), TZ)
         got = [s for b in batches(arrivals(data, seed), seed) for s in bank.process(b)]
         assert sorted(map(repr, got)) == sorted(map(repr, want))
+
+
+def _runs_one_by_one(slots: list[int]) -> list[tuple[int, int]]:
+    out, seen, start = [], set(), 0
+    for i, slot in enumerate(slots):
+        if slot in seen:
+            out.append((start, i))
+            seen, start = set(), i
+        seen.add(slot)
+    return [*out, (start, len(slots))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=80))
+def test_distinct_runs_cut_where_a_slot_repeats(slots):
+    assert distinct_runs(np.array(slots)) == _runs_one_by_one(slots)
