@@ -56,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not args.no_recovery:
-        init_recovery(settings, fresh=args.fresh)
+        init_recovery(settings, fresh=args.fresh)  # RecoveryMismatch: one line, exit 1
     argv = flow_command(settings, recovery=not args.no_recovery)
     return subprocess.call(argv, env=server_env(settings))
 

@@ -15,9 +15,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from kendali.settings import Settings
 
-__all__ = ["Child", "api_command", "flow_command", "init_recovery", "server_env"]
+__all__ = [
+    "Child",
+    "RecoveryMismatch",
+    "api_command",
+    "flow_command",
+    "init_recovery",
+    "server_env",
+]
 
 
 def server_env(settings: Settings) -> dict:
@@ -33,24 +42,48 @@ def server_env(settings: Settings) -> dict:
     return env
 
 
+#: What a recovery store's state is keyed by, stamped next to it: detector state lives under
+#: shard keys, so a store written with another shard count holds banks of the wrong detectors.
+LAYOUT_FILE = "kendali-layout.json"
+#: Stores written before the stamp existed used the then default.
+_UNSTAMPED = {"traffic_shards": 16}
+
+
+class RecoveryMismatch(ValueError):
+    """The recovery store was written under a state layout the settings no longer match."""
+
+
 def init_recovery(settings: Settings, *, fresh: bool = False) -> Path:
-    """Create the Bytewax recovery store if missing (``fresh`` wipes it first)."""
+    """Create the Bytewax recovery store if missing (``fresh`` wipes it first), and check that
+    an existing one was written with the same traffic shard count as the settings say."""
     path = Path(settings.flow.recovery_dir)
     if fresh and path.exists():
         shutil.rmtree(path)
-    if not any(path.glob("part-*.sqlite3")):
-        path.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bytewax.recovery",
-                str(path),
-                str(settings.flow.recovery_partitions),
-            ],
-            check=True,
-            capture_output=True,
-        )
+    layout = {"traffic_shards": settings.flow.traffic_shards}
+    stamp = path / LAYOUT_FILE
+    if any(path.glob("part-*.sqlite3")):
+        written = orjson.loads(stamp.read_bytes()) if stamp.exists() else _UNSTAMPED
+        if written != layout:
+            raise RecoveryMismatch(
+                f"the recovery store {path} holds detector state for traffic_shards="
+                f"{written.get('traffic_shards')}, the settings say "
+                f"{settings.flow.traffic_shards}: restart with --fresh (the flow re-reads the "
+                f"topics and relearns), or set flow.traffic_shards back"
+            )
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bytewax.recovery",
+            str(path),
+            str(settings.flow.recovery_partitions),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    stamp.write_bytes(orjson.dumps(layout))
     return path
 
 
