@@ -6,7 +6,7 @@ leaves the decoder), one numpy array per field. Detector banks score whole colum
 build a :class:`~kendali.records.TrafficReading` only for the few rows that need the
 per-reading path (:meth:`TrafficColumns.reading`).
 
->>> from datetime import UTC, datetime
+>>> from datetime import UTC, datetime, timedelta, timezone
 >>> t = datetime(2026, 11, 27, 8, 5, tzinfo=UTC)
 >>> rs = [TrafficReading("D2", "A", "N", t, 300, 10.0, 20.0, 30.0),
 ...       TrafficReading("D1", "A", "S", t.replace(minute=0), 300, None, 5.0, None)]
@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 
 from kendali.records import TrafficReading
 
-__all__ = ["VALUES", "TrafficColumns"]
+__all__ = ["VALUES", "TrafficColumns", "offset_us"]
 
 #: Column order of :attr:`TrafficColumns.values`.
 VALUES = ("volume", "occupancy", "speed")
@@ -37,16 +37,18 @@ VALUES = ("volume", "occupancy", "speed")
 class TrafficColumns:
     """Valid ATCS readings, one row each; ``values`` holds NaN where a reading lacks a measure.
 
-    ``t`` is the event time in epoch seconds (what ordering and clocks use), ``ts`` the
-    timestamps as sent (with their UTC offset). ``index`` is each row's position in the source
-    batch it was decoded from, so that a later check can dead-letter the original message.
+    ``t`` is the event time in epoch seconds (what ordering and clocks use) and ``offset`` the
+    UTC offset each timestamp was sent with, so :meth:`timestamp` gives it back as sent without
+    a ``datetime`` object per row (those dominated copying and pickling the columns).
+    ``index`` is each row's position in the source batch it was decoded from, so that a later
+    check can dead-letter the original message.
     """
 
     ids: np.ndarray  # object: detector ids
     intersection: np.ndarray  # object
     approach: np.ndarray  # object
-    ts: np.ndarray  # object: datetime
     t: np.ndarray  # float64 epoch seconds
+    offset: np.ndarray  # int64 microseconds east of UTC
     interval: np.ndarray  # int64 seconds
     values: np.ndarray  # float64 (n, 3), see VALUES
     index: np.ndarray  # int64
@@ -77,8 +79,8 @@ class TrafficColumns:
             column(lambda r: r.detector_id),
             column(lambda r: r.intersection),
             column(lambda r: r.approach),
-            column(lambda r: r.ts),
             np.array([r.ts.timestamp() for r in readings], np.float64),
+            np.array([offset_us(r.ts) for r in readings], np.int64),
             np.array([r.interval_s for r in readings], np.int64),
             values,
             np.arange(n, dtype=np.int64) if index is None else index,
@@ -113,6 +115,11 @@ class TrafficColumns:
         """The latest event time in the batch (the batch must not be empty)."""
         return datetime.fromtimestamp(float(self.t.max()), UTC)
 
+    def timestamp(self, row: int) -> datetime:
+        """Row ``row``'s timestamp with the UTC offset it was sent with."""
+        tz = timezone(timedelta(microseconds=int(self.offset[row])))
+        return datetime.fromtimestamp(float(self.t[row]), tz)
+
     def reading(self, row: int) -> TrafficReading:
         """Row ``row`` as a record, exactly as the codec would have built it."""
         vol, occ, speed = (None if v != v else float(v) for v in self.values[row].tolist())
@@ -120,7 +127,7 @@ class TrafficColumns:
             self.ids[row],
             self.intersection[row],
             self.approach[row],
-            self.ts[row],
+            self.timestamp(row),
             int(self.interval[row]),
             vol,
             occ,
@@ -128,4 +135,13 @@ class TrafficColumns:
         )
 
 
-_ARRAYS = ("ids", "intersection", "approach", "ts", "t", "interval", "values", "index")
+def offset_us(ts: datetime) -> int:
+    """UTC offset of an aware timestamp in microseconds.
+
+    >>> offset_us(datetime.fromisoformat("2026-11-27T08:05:00+08:00"))
+    28800000000
+    """
+    return (ts.utcoffset() or timedelta(0)) // timedelta(microseconds=1)
+
+
+_ARRAYS = ("ids", "intersection", "approach", "t", "offset", "interval", "values", "index")

@@ -32,7 +32,7 @@ import numpy as np
 import orjson
 
 from kendali.codec import Limits, Rejected, decode_traffic
-from kendali.columns import TrafficColumns
+from kendali.columns import TrafficColumns, offset_us
 
 __all__ = ["TrafficColumnDecoder"]
 
@@ -72,7 +72,7 @@ class TrafficColumnDecoder:
     def __init__(self, limits: Limits):
         self.limits = limits
         self._texts: set[str] = set()
-        self._times: dict[str, tuple[datetime, float] | None] = {}
+        self._times: dict[str, tuple[float, int]] = {}
 
     def __call__(
         self, values: list[bytes | None], now: datetime, partition: int | None = None
@@ -88,7 +88,7 @@ class TrafficColumnDecoder:
             wrong = self._bad_texts(column)
             bad |= wrong
             texts.append(_objects(column, wrong.any()))
-        ts, t = self._times_of(_field(objs, "ts"), now, bad)
+        t, offset = self._times_of(_field(objs, "ts"), now, bad)
         interval, wrong = _number_column(_field(objs, "interval_s"), 86_400.0)
         bad |= wrong | ~(interval >= 1)
         numbers = np.empty((n, 3), np.float64)
@@ -102,8 +102,8 @@ class TrafficColumnDecoder:
         good = np.flatnonzero(~bad)
         cols = TrafficColumns(
             *(column[good] for column in texts),
-            ts[good],
             t[good],
+            offset[good],
             interval[good].astype(np.int64),
             numbers[good],
             good.astype(np.int64),
@@ -147,7 +147,7 @@ class TrafficColumnDecoder:
     def _times_of(
         self, column: list[Any], now: datetime, bad: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Timestamps (objects) and epoch seconds; rows out of range or unparsable are bad."""
+        """Epoch seconds and UTC offsets (µs); rows out of range or unparsable are bad."""
         times = self._times
         if set(map(type, column)) != {str}:
             bad |= _mask(column, lambda v: type(v) is str)
@@ -156,14 +156,13 @@ class TrafficColumnDecoder:
             if len(times) > _CACHE_MAX:
                 times.clear()
             times[text] = _parse_ts(text)
-        parsed = [times[text] for text in column]
+        parsed = list(map(times.__getitem__, column))
+        t = np.fromiter(map(itemgetter(0), parsed), np.float64, len(parsed))
+        offset = np.fromiter(map(itemgetter(1), parsed), np.int64, len(parsed))
         lo = (now - self.limits.max_past).timestamp()
         hi = (now + self.limits.max_future).timestamp()
-        t = np.array([p[1] if p else math.nan for p in parsed], np.float64)
-        bad |= ~((t >= lo) & (t <= hi))
-        ts = np.empty(len(column), object)
-        ts[:] = [p[0] if p else None for p in parsed]
-        return ts, t
+        bad |= ~((t >= lo) & (t <= hi))  # NaN (unparsable) is never in range
+        return t, offset
 
     def _slow(
         self, cols: TrafficColumns, values: list[bytes | None], rows: np.ndarray, now: datetime
@@ -184,14 +183,16 @@ class TrafficColumnDecoder:
         return both.take(np.argsort(both.index, kind="stable")), rejected
 
 
-def _parse_ts(text: str) -> tuple[datetime, float] | None:
+def _parse_ts(text: str) -> tuple[float, int]:
+    """(epoch seconds, UTC offset in µs) of an ISO 8601 time with offset; (NaN, 0) if it is not
+    one."""
     try:
         ts = datetime.fromisoformat(text)
     except ValueError:
-        return None
+        return math.nan, 0
     if ts.utcoffset() is None:
-        return None
-    return ts, ts.timestamp()
+        return math.nan, 0
+    return ts.timestamp(), offset_us(ts)
 
 
 def _mask(column: list[Any], valid) -> np.ndarray:

@@ -19,7 +19,12 @@ class Recorder:
         self.calls: list[list[str]] = []
 
     def process(self, cols: TrafficColumns) -> list[str]:
-        self.calls.append([f"{d}@{t:%M}" for d, t in zip(cols.ids, cols.ts, strict=True)])
+        self.calls.append(
+            [
+                f"{d}@{t:%M}"
+                for d, t in zip(cols.ids, map(cols.timestamp, range(len(cols))), strict=True)
+            ]
+        )
         return [f"signal{len(self.calls)}"]
 
     def tick(self, now: datetime) -> list:

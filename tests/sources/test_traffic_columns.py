@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import orjson
 from hypothesis import given, settings
@@ -28,6 +28,7 @@ def _check(values, decoder=None):
             got = cols.reading(rows[i])
             assert got == expected
             assert got.ts.utcoffset() == expected.ts.utcoffset()
+            assert got.ts.isoformat() == expected.ts.isoformat()
             assert cols.t[rows[i]] == expected.ts.timestamp()
 
 
@@ -43,6 +44,27 @@ def test_caches_carry_no_verdict_between_batches(first, second):
     decoder = TrafficColumnDecoder(LIMITS)
     _check(first, decoder)
     _check(second, decoder)
+
+
+OFFSETS = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            lambda when, offset: (NOW - when).astimezone(timezone(offset)).isoformat(),
+            st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+            OFFSETS,
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_timestamps_come_back_as_sent_to_the_microsecond(times):
+    """Columns keep epoch seconds and the offset, not datetimes; the timestamp rebuilt from
+    them equals the codec's, offset (even one with seconds) and microseconds included."""
+    _check([_reading(ts=ts) for ts in times])
 
 
 def _reading(**changes) -> bytes:
