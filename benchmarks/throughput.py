@@ -7,7 +7,9 @@ synthetic city (:mod:`benchmarks.throughput_data`) and measures:
 * A, the limit: a plain ``confluent-kafka`` batch consumer decoding with ``orjson``;
 * B, Kendali: the production city flow (:func:`flows.city.build_flow`, production sinks and
   recovery), with 1 and 2 Bytewax processes, and that both produce the same incidents;
-* C, the common pattern: ``stateful_map`` with a river ``GaussianScorer`` per detector;
+* C, the common pattern: ``stateful_map`` with a river ``GaussianScorer`` per detector, with
+  Python's default GC as such a flow is written, and again with Kendali's ``flow.gc_threshold``
+  (``C-gc``) for the like-for-like ratio;
 * D, the examples' pattern: a river ``HalfSpaceTrees`` per detector, at several detector counts;
 
 then the state size per detector (a pickled traffic bank, as snapshotted) and the
@@ -21,6 +23,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import os
 import pickle
 import signal
 import sys
@@ -222,6 +225,9 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
         _progress(f"B ({procs} process(es)): {paths[f'B{procs}']['rps']:,.0f} readings/s")
     paths["C"] = run_flow("C", "C", main, workdir, **common)
     _progress(f"C: {paths['C']['rps']:,.0f} readings/s")
+    gc = main.flow.gc_threshold  # C again with Kendali's GC setting: the like-for-like ratio
+    paths["C-gc"] = run_flow("C-gc", "C", main, workdir, **common, gc=gc)
+    _progress(f"C with gc_threshold {gc:,}: {paths['C-gc']['rps']:,.0f} readings/s")
     ablations = {}
     for ablate in sizes["ablations"]:
         ablations[ablate] = run_flow(f"B-{ablate}", "B", main, workdir, **common, ablate=ablate)
@@ -280,6 +286,8 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
         "examples_rps": d,
         "kendali_vs_limit": b / a,
         "kendali_vs_common": b / c,
+        "common_gc_rps": paths["C-gc"]["rps"],
+        "kendali_vs_common_gc": b / paths["C-gc"]["rps"],
         "kendali_vs_examples": b / d,
         "latency_ms": latency,
         "state_bytes_per_detector": _state_bytes(sizes["detectors"]),
@@ -297,7 +305,31 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
         "machine_cpu_busy": {
             k: v["machine_cpu_busy"] for k, v in paths.items() if v.get("machine_cpu_busy")
         },
+        "cpu": _cpu(paths),
     }
+
+
+def _cpu(paths: dict) -> dict:
+    """Where the cores went while B ran, and what 2 processes cost per reading against 1.
+
+    ``scaling_with_free_cores`` is a projection, not a measurement: the rate 2 processes would
+    reach if each had the CPU that 1 process used here, at the CPU per reading they needed.
+    """
+    cpus = os.cpu_count() or 1
+    out: dict = {"flow_cores": {}, "other_cores": {}, "us_per_reading": {}}
+    for key, stats in paths.items():
+        cores, busy = stats.get("flow_cpu_cores"), stats.get("machine_cpu_busy")
+        if cores is None:
+            continue
+        out["flow_cores"][key] = cores
+        out["us_per_reading"][key] = stats.get("flow_cpu_us_per_reading")
+        if busy is not None:
+            out["other_cores"][key] = max(busy * cpus - cores, 0.0)
+    one, two = (out["us_per_reading"].get(k) for k in ("B1", "B2"))
+    if one and two:
+        out["cluster_cost"] = two / one
+        out["scaling_with_free_cores"] = 2 * one / two
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

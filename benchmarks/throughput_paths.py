@@ -41,6 +41,7 @@ from prometheus_client import REGISTRY
 from river.anomaly import GaussianScorer, HalfSpaceTrees
 
 from benchmarks.throughput_data import base_city, synthetic_city
+from kendali.runtime import tune_gc
 from kendali.settings import Settings
 from sources.kafka_batches import KafkaBatchSource, MessageBatch
 
@@ -223,5 +224,6 @@ def flow(config: str, proc: int = 0) -> Dataflow:
     source = _Bounded(kafka, cfg.get("seconds"), write)
     atexit.register(write)
     if cfg["path"] == "B":
-        return _kendali_flow(cfg, source, settings)
+        return _kendali_flow(cfg, source, settings)  # build_flow tunes the GC as configured
+    tune_gc(cfg.get("gc", 0))  # C and D keep Python's default unless asked (like for like)
     return _model_flow(cfg["path"], source, _gaussian if cfg["path"] == "C" else _trees)

@@ -66,12 +66,16 @@ def markdown(result: dict) -> str:
         f"- B/A = **{result['kendali_vs_limit']:.3f}** (target ≥ 0.8), "
         f"B/C = **{result['kendali_vs_common']:.2f}** (target ≥ 2.5), "
         f"B/D = **{result['kendali_vs_examples']:.1f}**",
+        f"- C with Kendali's GC setting (`flow.gc_threshold`, B runs with it): "
+        f"{_fmt(result.get('common_gc_rps'))} readings/s; B/C like for like = "
+        f"**{result.get('kendali_vs_common_gc', 0.0):.2f}**",
         f"- D by detector count: {probe}",
         *(
             f"- B with {name} switched off (ablation, 1 process): {_fmt(stats['rps'])} readings/s"
             for name, stats in result.get("ablations", {}).items()
         ),
         f"- 2 processes / 1 process: **{result['scaling']:.2f}×** (target ≥ 1.7)",
+        *_cpu_lines(result.get("cpu") or {}),
         f"- event-to-incident latency at {_fmt(lat.get('rate'))} readings/s (50 % of B): "
         f"p50 {_fmt(lat['p50'], ' ms')}, p95 {_fmt(lat['p95'], ' ms')}, "
         f"p99 {_fmt(lat['p99'], ' ms')} over {lat.get('n', 0)} incidents (target p99 ≤ 500 ms)",
@@ -97,6 +101,26 @@ def markdown(result: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _cpu_lines(cpu: dict) -> list[str]:
+    """Where the cores went (flow processes against everything else) and the cluster's cost."""
+    if not cpu.get("flow_cores"):
+        return []
+    used = ", ".join(
+        f"{k} {v:.2f} (+{cpu['other_cores'].get(k, 0.0):.2f} other) cores, "
+        f"{_fmt(cpu['us_per_reading'].get(k))} µs a reading"
+        for k, v in cpu["flow_cores"].items()
+        if k.startswith("B")
+    )
+    lines = [f"- CPU of the flow's processes (and of everything else on the machine): {used}"]
+    if "cluster_cost" in cpu:
+        lines.append(
+            f"- 2 processes need {cpu['cluster_cost']:.2f}× the CPU per reading of 1; given "
+            f"the cores 1 process used here each, they would reach "
+            f"{cpu['scaling_with_free_cores']:.2f}× (projection, not measured)"
+        )
+    return lines
 
 
 def chart(result: dict, path: Path) -> None:

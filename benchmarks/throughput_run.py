@@ -33,6 +33,7 @@ __all__ = [
     "cpu_sample",
     "differences",
     "digest",
+    "flow_cores",
     "free_ports",
     "incident_log",
     "machine",
@@ -88,9 +89,10 @@ def run_flow(
         file.unlink(missing_ok=True)
     children = start_flow(path, cfg_file, processes, settings)
     deadline, reported, cpu = time.time() + timeout, None, []
+    pids = [c.pid for c in children]
     try:
         while any(c.poll() is None for c in children) and time.time() < deadline:
-            cpu.append(cpu_sample())
+            cpu.append(cpu_sample(pids))
             if reported is None and all(f.exists() for f in files):
                 reported = time.time()
             if reported is not None and time.time() > reported + grace:
@@ -106,30 +108,70 @@ def run_flow(
     result = _combine(parts)
     firsts = [p["first"] for p in parts if p["first"]]
     if firsts:
-        result["machine_cpu_busy"] = cpu_busy(cpu, min(firsts), max(p["end"] for p in parts))
+        start, end = min(firsts), max(p["end"] for p in parts)
+        result["machine_cpu_busy"] = cpu_busy(cpu, start, end)
+        cores = flow_cores(cpu, start, end)
+        if cores is not None:
+            result["flow_cpu_cores"] = cores
+            result["flow_cpu_us_per_reading"] = (
+                cores / result["rps"] * 1e6 if result["rps"] else None
+            )
     return result
 
 
-def cpu_sample() -> tuple[float, int, int]:
-    """(wall time, busy jiffies, total jiffies) of the whole machine, from ``/proc/stat``."""
+def cpu_sample(pids: list[int] = ()) -> tuple[float, int, int, tuple[int, ...]]:
+    """(wall time, busy and total jiffies of the whole machine from ``/proc/stat``, CPU jiffies
+    used so far by each process of ``pids``, all its threads, from ``/proc/<pid>/stat``)."""
+    now = time.time()
+    used = tuple(map(_process_jiffies, pids))
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
-        return time.time(), 0, 0
+        return now, 0, 0, used
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return time.time(), sum(fields) - idle, sum(fields)
+    return now, sum(fields) - idle, sum(fields), used
 
 
-def cpu_busy(samples: list[tuple[float, int, int]], start: float, end: float) -> float | None:
+def _process_jiffies(pid: int) -> int:
+    """utime + stime of one process (0 once it has been reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    rest = stat.rsplit(")", 1)[1].split()  # fields from the 3rd (state) on
+    return int(rest[11]) + int(rest[12])
+
+
+def _window(samples: list[tuple], start: float, end: float) -> list[tuple]:
+    return [s for s in samples if start - 0.15 <= s[0] <= end + 0.15]
+
+
+def cpu_busy(samples: list[tuple], start: float, end: float) -> float | None:
     """Fraction of all cores busy (any process: flow, broker, Redis) between two times.
 
-    >>> cpu_busy([(0.0, 0, 0), (1.0, 100, 200), (2.0, 250, 400)], 0.9, 2.0)
+    >>> cpu_busy([(0.0, 0, 0, ()), (1.0, 100, 200, ()), (2.0, 250, 400, ())], 0.9, 2.0)
     0.75
     """
-    inside = [s for s in samples if start - 0.15 <= s[0] <= end + 0.15]
+    inside = _window(samples, start, end)
     if len(inside) < 2 or inside[-1][2] == inside[0][2]:
         return None
     return (inside[-1][1] - inside[0][1]) / (inside[-1][2] - inside[0][2])
+
+
+def flow_cores(samples: list[tuple], start: float, end: float) -> float | None:
+    """Cores the flow's processes used on average between two times (1.0 = one core busy).
+
+    >>> hz = os.sysconf("SC_CLK_TCK")
+    >>> flow_cores([(0.0, 0, 0, (0, 0)), (1.0, 0, 0, (hz, 0)), (2.0, 0, 0, (2 * hz, 0))], 0, 2)
+    1.0
+    """
+    inside = _window(samples, start, end)
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return None
+    first = inside[0][3]
+    last = [max(s[3][i] for s in inside) for i in range(len(first))]  # a reaped process reads 0
+    used = (sum(last) - sum(first)) / os.sysconf("SC_CLK_TCK")
+    return used / (inside[-1][0] - inside[0][0])
 
 
 def stop(children: list[subprocess.Popen]) -> None:

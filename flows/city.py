@@ -25,6 +25,7 @@ from kendali.actions import decode_action
 from kendali.city import City, load_city
 from kendali.codec import Rejected
 from kendali.records import DeadLetter, Incident
+from kendali.runtime import tune_gc
 from kendali.settings import Settings, load_settings
 from kendali.store import incident_json
 from sinks.redis_incidents import RedisIncidentSink
@@ -224,4 +225,5 @@ def build_flow(
     dead_in = op.filter("dead_in", decoded, lambda x: type(x) is DeadLetter)
     dead = op.merge("dead", dead_in, *(k.falses for k in keyed.values()))
     op.output("dlq_out", op.map("dlq_msg", dead, _dead_letter_message), sinks.deadletters)
+    tune_gc(settings.flow.gc_threshold)  # last: the built flow and the city are long-lived
     return flow
