@@ -198,11 +198,11 @@ def flow(config: str, proc: int = 0) -> Dataflow:
     """The dataflow of the path named in the JSON ``config`` file, for process ``proc``."""
     cfg = json.loads(Path(config).read_text())
     settings = Settings().with_overrides(cfg["env"])
-    brokers, tail, size = (
-        [settings.kafka.bootstrap],
-        cfg.get("tail", False),
-        settings.flow.batch_size,
-    )
+    brokers, tail = [settings.kafka.bootstrap], cfg.get("tail", False)
+    # C and D read as such a flow is written (KafkaSource's default batch of 1,000, Python's
+    # GC), unless ``tuned``: then with Kendali's batch size and GC setting, like for like.
+    tuned = cfg.get("tuned", False)
+    size = settings.flow.batch_size if cfg["path"] == "B" or tuned else 1000
     if cfg["path"] == "B":  # exactly the production input (flows.city.build_flow's default)
         kafka = KafkaBatchSource(
             brokers,
@@ -225,5 +225,5 @@ def flow(config: str, proc: int = 0) -> Dataflow:
     atexit.register(write)
     if cfg["path"] == "B":
         return _kendali_flow(cfg, source, settings)  # build_flow tunes the GC as configured
-    tune_gc(cfg.get("gc", 0))  # C and D keep Python's default unless asked (like for like)
+    tune_gc(settings.flow.gc_threshold if tuned else 0)
     return _model_flow(cfg["path"], source, _gaussian if cfg["path"] == "C" else _trees)

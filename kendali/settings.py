@@ -96,7 +96,10 @@ class FlowSettings:
     recovery_partitions: int = 2
     snapshot_interval_s: int = 10
     backup_interval_s: int = 30
-    batch_size: int = 1000
+    #: Most messages one poll of one partition hands to the flow. Large polls cost nothing at
+    #: live rates (a poll returns what has arrived) and, when catching up, make fewer and larger
+    #: items: with 2 processes each shard batch that crosses to the other is one exchange.
+    batch_size: int = 10_000
     #: Detector state is split into this many keys, spread over workers (Bytewax routes by key
     #: hash). Fewer, larger shards make larger bank calls (each call has a fixed numpy cost);
     #: keep at least as many as workers. 8 split 4/4 over 2 workers, 16 split 9/7 (measured).
