@@ -242,6 +242,8 @@ def parse_cap(xml: bytes) -> CapAlert:
         raise CapError(f"refused XML construct: {type(exc).__name__}") from None
     except ParseError as exc:
         raise CapError(f"not well-formed XML: {exc}") from None
+    except LookupError as exc:  # an XML declaration naming an encoding Python does not know
+        raise CapError(f"unknown XML encoding: {exc}") from None
     if root.tag != f"{{{NS}}}alert":
         raise CapError(f"root element must be CAP 1.2 <alert> in {NS}, got {root.tag}")
     sent = _time(_required(root, "sent", "alert"), "sent")

@@ -152,3 +152,10 @@ def test_read_cap_from_file_and_file_url():
         read_cap("ftp://example.org/x.xml")
     with pytest.raises(CapError, match="cannot read"):
         read_cap(str(FIXTURES / "missing.xml"))
+
+
+def test_an_unknown_xml_encoding_is_a_cap_error_not_a_crash():
+    """Found by the mangled-document property test: ``AUTF-8`` in the declaration raised
+    LookupError out of the parser, which would have stopped the flow."""
+    with pytest.raises(CapError, match="unknown XML encoding"):
+        parse_cap(b'<?xml version="1.0" encoding="AUTF-8"?><alert/>')
