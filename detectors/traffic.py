@@ -63,6 +63,19 @@ from kendali.records import Signal, TrafficReading
 __all__ = ["TrafficBank", "TrafficParams", "corridors", "time_bin"]
 
 OCC, SPEED, VOL = 0, 1, 2
+#: Per-detector state arrays of a bank: (attribute, dtype, initial value).
+_PER_SLOT = (
+    ("_last_ts", np.int64, 0),
+    ("_interval", np.int32, 300),
+    ("_z", np.float32, 0),
+    ("_recent", np.uint8, 0),
+    ("_peak", np.uint8, 0),  # which of the recent intervals were extreme
+    ("_run_good", np.int16, 0),
+    ("_cand", np.int64, 0),
+    ("_open", np.int64, 0),
+    ("_sev", np.int8, 0),
+    ("_cat", np.int8, 0),
+)
 #: Direction in which each measure is bad: occupancy up, speed down.
 _SIGN = np.array([1.0, -1.0, 0.0], np.float32)
 
@@ -131,28 +144,72 @@ class TrafficBank:
             fallback=False,
         )  # fmt: skip
         self._faults = FaultTracker(n, stuck_after=p.stuck_after, zeros_after=p.zeros_after)
-        self._signals = SignalMaker(self.detectors, tz, p.z_open)
-        self._last_ts = np.zeros(n, np.int64)
-        self._interval = np.full(n, 300, np.int32)
-        self._z = np.zeros(n, np.float32)
-        self._recent = np.zeros(n, np.uint8)
-        self._peak = np.zeros(n, np.uint8)  # which of the recent intervals were extreme
-        self._run_good = np.zeros(n, np.int16)
-        self._cand = np.zeros(n, np.int64)
-        self._open = np.zeros(n, np.int64)
-        self._sev = np.zeros(n, np.int8)
-        self._cat = np.zeros(n, np.int8)
-        limits = [
-            (self.detectors[i].speed_limit_kmh, self.detectors[i].capacity_vph) for i in self._ids
-        ]
-        self._limits = np.array(limits, np.float64).reshape(n, 2)
-        self._down = np.array([self._slot.get(self.detectors[i].downstream, -1) for i in self._ids])
+        for name, dtype, fill in _PER_SLOT:
+            setattr(self, name, np.full(n, fill, dtype))
+        self._log = NeighbourLog(n)
+        self._configure(self.detectors)
+        #: Incident signals waiting for the downstream neighbour's reading of the same time.
+        self._pending: dict[int, tuple[TrafficReading, np.ndarray, np.ndarray, str]] = {}
+
+    def _configure(self, current: Mapping[str, Detector]) -> None:
+        """What follows from the detectors' configuration: limits, links, names. Links only
+        join ``current`` detectors (not ones retired by :meth:`adopt`)."""
+        self._signals = SignalMaker(self.detectors, self.tz, self.params.z_open)
+        dets = [self.detectors[i] for i in self._ids]
+        limits = [(d.speed_limit_kmh, d.capacity_vph) for d in dets]
+        self._limits = np.array(limits, np.float64).reshape(len(dets), 2)
+        alive = [self._slot.get(d.id) == slot and d.id in current for slot, d in enumerate(dets)]
+        linked = [ok and d.downstream in current for d, ok in zip(dets, alive, strict=True)]
+        down = [self._slot[d.downstream] if ok else -1 for d, ok in zip(dets, linked, strict=True)]
+        self._down = np.array(down, np.int64)
         self._up: dict[int, list[int]] = {}
         for slot in np.flatnonzero(self._down >= 0):
             self._up.setdefault(int(self._down[slot]), []).append(int(slot))
-        self._log = NeighbourLog(n)
-        #: Incident signals waiting for the downstream neighbour's reading of the same time.
-        self._pending: dict[int, tuple[TrafficReading, np.ndarray, np.ndarray, str]] = {}
+
+    def adopt(self, detectors: Mapping[str, Detector], now: datetime) -> list[Signal]:
+        """Take the city's current detectors for this bank (after a restart from a snapshot
+        taken under an older configuration); returns the signals that closes.
+
+        New detectors get slots of their own and start learning; changed ones take their new
+        limits, links and names; detectors no longer given are retired: their open incident
+        and fault are cleared as of ``now``, they are never reported silent, and their readings
+        are ignored (the router no longer sends them here: the city dropped them, or their
+        corridor moved to another shard). A detector given again later starts afresh.
+
+        >>> from zoneinfo import ZoneInfo
+        >>> d = lambda i: Detector(i, "A", "Simpang", "N", "Jl", -1.2, 116.8, 50, 1800, None, None)
+        >>> bank = TrafficBank({"D1": d("D1")}, ZoneInfo("Asia/Makassar"))
+        >>> bank.adopt({"D2": d("D2")}, datetime(2026, 11, 28, tzinfo=ZoneInfo("UTC")))
+        []
+        >>> sorted(bank._slot), bank._ids  # D1 keeps its arrays' row, retired
+        (['D2'], ['D1', 'D2'])
+        """
+        out: list[Signal] = []
+        for det_id in sorted(set(self._slot) - set(detectors)):
+            slot = self._slot.pop(det_id)  # its readings are ignored from now on
+            self._pending.pop(slot, None)
+            out += self._close_incident(slot, now)
+            if self._faults.code[slot]:
+                since = int(self._faults.since[slot])
+                out.append(
+                    self._signals.fault_clear(det_id, int(self._faults.code[slot]), since, now)
+                )
+                self._faults.code[slot] = 0
+            self._last_ts[slot] = 0  # never "silent"
+        new = sorted(set(detectors) - set(self._slot))
+        if new:
+            n = len(self._ids) + len(new)
+            self._slot.update({det_id: len(self._ids) + k for k, det_id in enumerate(new)})
+            self._ids += new
+            self._base.grow(n)
+            self._faults.grow(n)
+            self._log.grow(n)
+            for name, dtype, fill in _PER_SLOT:
+                old = getattr(self, name)
+                setattr(self, name, np.concatenate([old, np.full(n - len(old), fill, dtype)]))
+        self.detectors.update(detectors)
+        self._configure(detectors)
+        return out
 
     def process(self, readings: Sequence[TrafficReading] | TrafficColumns) -> list[Signal]:
         """Score and learn readings in order; unknown detectors are ignored.

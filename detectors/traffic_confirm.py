@@ -33,6 +33,13 @@ class NeighbourLog:
         self.ts = np.zeros((slots, depth), np.int64)
         self.code = np.zeros((slots, depth), np.int8)
 
+    def grow(self, slots: int) -> None:
+        """Make room for ``slots`` detectors in total (new ones have no history)."""
+        extra = slots - len(self.ts)
+        if extra > 0:
+            self.ts = np.concatenate([self.ts, np.zeros((extra, self.ts.shape[1]), np.int64)])
+            self.code = np.concatenate([self.code, np.zeros((extra, self.code.shape[1]), np.int8)])
+
     def record(self, slot: int, epoch: int, code: int) -> None:
         """Remember that ``slot`` read ``code`` at ``epoch`` (readings come in time order)."""
         self.ts[slot, 1:], self.code[slot, 1:] = self.ts[slot, :-1], self.code[slot, :-1]

@@ -149,10 +149,13 @@ class BankLogic(StatefulBatchLogic):
         *,
         ticks: bool = False,
         gather: Gather | None = None,
+        adopt: Callable[[Any, datetime], list] | None = None,
     ):
         self.make = make
         self.ticks = ticks
         self.bank = bank
+        #: Called once on a restored bank, before it sees input or ticks (see bank_builder).
+        self.adopt = adopt if bank is not None else None
         self.every = every
         restored = datetime.now(UTC)
         self.clocks = {part: (ts, restored) for part, ts in (newest or {}).items()}
@@ -163,14 +166,22 @@ class BankLogic(StatefulBatchLogic):
 
     def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
+        adopted = self._adopt(wall)
         records = self._arrive(values, wall)
         if self.gather is None:
-            return self._process(records), StatefulBatchLogic.RETAIN
+            return adopted + self._process(records), StatefulBatchLogic.RETAIN
         self.started = self.started or wall
         self.held.add(records, wall)
         if len(self.held) < self.gather.rows and wall < self._due():
-            return [], StatefulBatchLogic.RETAIN
-        return self._flush(wall), StatefulBatchLogic.RETAIN
+            return adopted, StatefulBatchLogic.RETAIN
+        return adopted + self._flush(wall), StatefulBatchLogic.RETAIN
+
+    def _adopt(self, wall: datetime) -> list[Any]:
+        """Once after a restore: the bank takes the current configuration (its signals out)."""
+        if self.adopt is None:
+            return []
+        adopt, self.adopt = self.adopt, None
+        return adopt(self.bank, watermark(self.clocks, wall) or wall)
 
     def _due(self) -> datetime:
         """When the oldest held reading's ``wait`` is over."""
@@ -238,7 +249,8 @@ class BankLogic(StatefulBatchLogic):
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
-        out = self._flush(wall)  # gathered input first: a tick must not call its detectors silent
+        out = self._adopt(wall)  # a restored bank's first tick must know the current detectors
+        out += self._flush(wall)  # gathered input first: a tick must not call detectors silent
         if wall < self.next_tick:
             return out, StatefulBatchLogic.RETAIN
         self.next_tick = wall + self.every
@@ -371,18 +383,21 @@ def bank_builder(
     ordered: dict | None = None,
     ticks: bool = False,
     gather: Gather | None = None,
+    adopt: Callable[[Any, datetime], list] | None = None,
 ) -> Callable[[bytes | None], BankLogic]:
     """Builder for ``op.stateful_batch``: a fresh logic, or the one restored from a snapshot.
 
     ``ordered`` (``partitions``, ``max_wait``) makes it an :class:`OrderedBankLogic`; ``ticks``
     makes it emit :class:`Tick` markers with its clock; ``gather`` (plain logic only) batches
-    its input (:class:`Gather`).
+    its input (:class:`Gather`). ``adopt(bank, now)`` (plain logic only) is called once on a
+    restored bank before it sees input or ticks, so that a bank snapshotted under an older city
+    configuration takes the current one; what it returns (signals) goes downstream.
     """
 
     def build(resume: bytes | None) -> BankLogic:
         state = pickle.loads(resume) if resume is not None else (None, None, None)
         if ordered is None:
-            return BankLogic(make, every, *state[:3], ticks=ticks, gather=gather)
+            return BankLogic(make, every, *state[:3], ticks=ticks, gather=gather, adopt=adopt)
         return OrderedBankLogic(make, every, *state[:2], held=state[2], ticks=ticks, **ordered)
 
     return build

@@ -173,6 +173,7 @@ def build_flow(
             TICK,
             ticks=True,
             gather=Gather(GATHER_ROWS, GATHER_WAIT, by_partition["partitions"], ORDER_WAIT),
+            adopt=route.adopt_traffic_bank,
         ),
     )
     gauges, flood_areas = city.gauges, city.flood_areas

@@ -10,7 +10,9 @@ and reports that cannot be located become dead letters here.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -74,6 +76,17 @@ class Router:
         shard = self.shard_of[first.ids[0]]
         mine = {d: det for d, det in self.city.detectors.items() if self.shard_of[d] == shard}
         return TrafficBank(mine, self.city.tz)
+
+    def adopt_traffic_bank(self, bank: TrafficBank, now: datetime) -> list[Signal]:
+        """A restored bank takes its shard's current detectors (see ``TrafficBank.adopt``).
+
+        The shard is the one most of the bank's detectors still belong to (a logic does not
+        know its key); a bank none of whose detectors are left retires them all.
+        """
+        shards = Counter(self.shard_of[d] for d in bank.detectors if d in self.shard_of)
+        shard = shards.most_common(1)[0][0] if shards else None
+        mine = {d: det for d, det in self.city.detectors.items() if self.shard_of[d] == shard}
+        return bank.adopt(mine, now)
 
     def batch(self, items: list[Any]) -> list[Any]:
         """One decoded source batch → dead letters, non-ATCS items, traffic and series batches."""

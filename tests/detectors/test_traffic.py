@@ -194,3 +194,26 @@ def test_extreme_on_one_measure_only_needs_full_persistence(trained):
     out = bank.process([reading("U", i0, 60, 44, 60)])  # occupancy alone: speed disagrees
     out += bank.process([reading("U", i0 + 1, 15, 36, 50)])
     assert out == []
+
+
+def test_a_restored_bank_adopts_the_citys_current_detectors(trained):
+    """After a restart under an edited city: a new detector is watched (and confirms its
+    upstream neighbour), a dropped one is retired with its incident cleared and never called
+    silent; nothing is silently ignored."""
+    bank = pickle.loads(trained)
+    i0 = 14 * DAY + 12 * 12
+    bank.process([reading("U", i0, 70, 8, 20), reading("D", i0, 4, 50, 20)])
+    opened = bank.process([reading("U", i0 + 1, 75, 6, 15), reading("D", i0 + 1, 3, 50, 15)])
+    assert [s.state for s in opened] == ["open"]
+    edited = {"D": det("D", None, "N"), "N": det("N", "D", None)}  # U dropped, N added
+    now = T0 + (i0 + 2) * STEP
+    closed = bank.adopt(edited, now)
+    assert [(s.key, s.state) for s in closed] == [("atcs:U", "clear")]
+    assert bank.process([reading("U", i0 + 2, 80, 5, 10)]) == []  # retired: ignored
+    rng = np.random.default_rng(5)
+    learn = [reading(d, i, *normal(i, rng)) for i in range(i0 + 2, i0 + 2 + 2 * DAY) for d in "DN"]
+    assert [s for s in bank.process(learn) if s.kind == "incident"] == []
+    later = T0 + (i0 + 2 + 2 * DAY) * STEP
+    assert [s.key for s in bank.tick(later)] == []  # U is not reported silent
+    assert [s.key for s in bank.tick(later + timedelta(hours=1))] == ["atcs:D", "atcs:N"]
+    assert bank._down.tolist()[bank._slot["D"]] == bank._slot["N"]  # the new link is used

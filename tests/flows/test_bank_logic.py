@@ -102,3 +102,27 @@ def test_without_gather_every_batch_goes_straight_to_the_bank():
     logic = BankLogic(lambda _: bank, timedelta(seconds=60))
     out, _ = logic.on_batch([(0, _cols(("A", 2))), (1, _cols(("B", 1), partition=1))])
     assert list(out) == ["signal1"] and bank.calls == [["B@01", "A@02"]]
+
+
+def test_a_restored_bank_adopts_the_configuration_once_before_input_or_ticks():
+    adopted: list[datetime] = []
+
+    def adopt(bank, now):
+        adopted.append(now)
+        return ["adopt-signal"]
+
+    build = bank_builder(
+        lambda _: Recorder(),
+        timedelta(seconds=60),
+        gather=Gather(1, timedelta(0), ()),
+        adopt=adopt,
+    )
+    fresh = build(None)
+    out, _ = fresh.on_batch([(0, _cols(("A", 1)))])
+    assert list(out) == ["signal1"] and adopted == []  # a fresh bank is built current
+    restored = build(fresh.snapshot())
+    out, _ = restored.on_notify()
+    assert list(out) == ["adopt-signal"] and len(adopted) == 1
+    assert timedelta(0) <= adopted[0] - (T0 + timedelta(minutes=1)) < timedelta(seconds=5)
+    out, _ = restored.on_batch([(0, _cols(("A", 2)))])
+    assert list(out) == ["signal2"] and len(adopted) == 1
