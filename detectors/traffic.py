@@ -281,7 +281,9 @@ class TrafficBank:
         for i in slow:
             while due and due[0][0] < i:
                 out.extend(self._resolve(heapq.heappop(due)[1]))
-            slot, r = int(s[i]), batch.cols.reading(start + i)
+            slot = int(s[i])
+            place = self.detectors[self._ids[slot]]  # the columns do not carry the message's
+            r = batch.cols.reading(start + i, place.intersection, place.approach)
             down = int(self._down[slot])
             k = int(row_of[down]) if down >= 0 else -1
             hit = int(fast[k]) if k >= 0 else -1

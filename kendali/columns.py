@@ -4,7 +4,10 @@ Python object per reading.
 A :class:`TrafficColumns` is one batch of valid readings (from one Kafka partition when it
 leaves the decoder), one numpy array per field. Detector banks score whole columns at once and
 build a :class:`~kendali.records.TrafficReading` only for the few rows that need the
-per-reading path (:meth:`TrafficColumns.reading`).
+per-reading path (:meth:`TrafficColumns.reading`). The message's ``intersection`` and
+``approach`` are checked by the decoder but not carried: detection names a detector's place
+from the city's configuration, and two text columns less halve what a batch costs to copy and
+to send to another process.
 
 >>> from datetime import UTC, datetime, timedelta, timezone
 >>> t = datetime(2026, 11, 27, 8, 5, tzinfo=UTC)
@@ -13,7 +16,7 @@ per-reading path (:meth:`TrafficColumns.reading`).
 >>> cols = TrafficColumns.from_readings(rs, partition=3)
 >>> len(cols), cols.ids.tolist(), cols.in_time_order().ids.tolist()
 (2, ['D2', 'D1'], ['D1', 'D2'])
->>> cols.reading(1) == rs[1], cols.newest() == t
+>>> cols.reading(1, "A", "S") == rs[1], cols.newest() == t
 (True, True)
 """
 
@@ -45,8 +48,6 @@ class TrafficColumns:
     """
 
     ids: np.ndarray  # object: detector ids
-    intersection: np.ndarray  # object
-    approach: np.ndarray  # object
     t: np.ndarray  # float64 epoch seconds
     offset: np.ndarray  # int64 microseconds east of UTC
     interval: np.ndarray  # int64 seconds
@@ -58,14 +59,13 @@ class TrafficColumns:
         return len(self.t)
 
     def __reduce__(self):
-        """Pickle as one bytes block of numbers and one string per text column: batches cross
-        Bytewax processes and go into snapshots pickled, and the default (each array, and each
-        text in it, on its own) cost more per row than decoding the message did."""
+        """Pickle as one bytes block of numbers and one string of ids: batches cross Bytewax
+        processes and go into snapshots pickled, and the default (each array, and each id in
+        it, on its own) cost more per row than decoding the message did."""
         numbers = np.empty(len(self), _PACKED)
         for name in _PACKED.names:
             numbers[name] = getattr(self, name)
-        texts = tuple(_joined(getattr(self, name)) for name in _TEXTS)
-        return _unpack, (numbers.tobytes(), texts, self.partition)
+        return _unpack, (numbers.tobytes(), _joined(self.ids), self.partition)
 
     @classmethod
     def from_readings(
@@ -87,8 +87,6 @@ class TrafficColumns:
         )
         return cls(
             column(lambda r: r.detector_id),
-            column(lambda r: r.intersection),
-            column(lambda r: r.approach),
             np.array([r.ts.timestamp() for r in readings], np.float64),
             np.array([offset_us(r.ts) for r in readings], np.int64),
             np.array([r.interval_s for r in readings], np.int64),
@@ -130,13 +128,14 @@ class TrafficColumns:
         tz = timezone(timedelta(microseconds=int(self.offset[row])))
         return datetime.fromtimestamp(float(self.t[row]), tz)
 
-    def reading(self, row: int) -> TrafficReading:
-        """Row ``row`` as a record, exactly as the codec would have built it."""
+    def reading(self, row: int, intersection: str, approach: str) -> TrafficReading:
+        """Row ``row`` as a record, as the codec would have built it from a message naming
+        ``intersection`` and ``approach`` (which the columns do not carry)."""
         vol, occ, speed = (None if v != v else float(v) for v in self.values[row].tolist())
         return TrafficReading(
             self.ids[row],
-            self.intersection[row],
-            self.approach[row],
+            intersection,
+            approach,
             self.timestamp(row),
             int(self.interval[row]),
             vol,
@@ -154,8 +153,7 @@ def offset_us(ts: datetime) -> int:
     return (ts.utcoffset() or timedelta(0)) // timedelta(microseconds=1)
 
 
-_ARRAYS = ("ids", "intersection", "approach", "t", "offset", "interval", "values", "index")
-_TEXTS = _ARRAYS[:3]
+_ARRAYS = ("ids", "t", "offset", "interval", "values", "index")
 _PACKED = np.dtype(
     [
         ("t", "<f8"),
@@ -165,7 +163,7 @@ _PACKED = np.dtype(
         ("index", "<i8"),
     ]
 )
-#: Joins a text column for pickling (ASCII unit separator); a column holding it is kept a list.
+#: Joins the ids for pickling (ASCII unit separator); ids holding it are kept a list.
 _SEP = "\x1f"
 
 
@@ -181,9 +179,8 @@ def _split(texts: str | list[str], n: int) -> np.ndarray:
     return out
 
 
-def _unpack(numbers: bytes, texts: tuple, partition: int | None) -> TrafficColumns:
+def _unpack(numbers: bytes, ids: str | list[str], partition: int | None) -> TrafficColumns:
     """:meth:`TrafficColumns.__reduce__`, the other way."""
     rec = np.frombuffer(numbers, _PACKED)
-    ids, intersection, approach = (_split(column, len(rec)) for column in texts)
     arrays = {name: rec[name].copy() for name in _PACKED.names}  # contiguous and writable
-    return TrafficColumns(ids, intersection, approach, partition=partition, **arrays)
+    return TrafficColumns(_split(ids, len(rec)), partition=partition, **arrays)

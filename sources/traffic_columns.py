@@ -36,7 +36,7 @@ from kendali.columns import TrafficColumns, offset_us
 
 __all__ = ["TrafficColumnDecoder"]
 
-_TEXTS = ("detector_id", "intersection", "approach")
+_CHECKED = ("intersection", "approach")
 _NUMBERS = (("volume", 100_000.0), ("occupancy", 100.0), ("speed", 300.0))
 _NUMBER_TYPES = {int, float, type(None)}
 #: Caches of valid names and parsed timestamps are dropped beyond this many entries.
@@ -82,12 +82,12 @@ class TrafficColumnDecoder:
         if set(map(type, objs)) != {dict}:
             bad |= _mask(objs, lambda o: type(o) is dict)
             objs = [o if type(o) is dict else {} for o in objs]
-        texts = []
-        for name in _TEXTS:
-            column = _field(objs, name)
-            wrong = self._bad_texts(column)
-            bad |= wrong
-            texts.append(_objects(column, wrong.any()))
+        ids = _field(objs, "detector_id")
+        wrong = self._bad_texts(ids)
+        bad |= wrong
+        ids = _objects(ids, wrong.any())
+        for name in _CHECKED:  # checked as the codec does, not carried (see kendali.columns)
+            bad |= self._bad_texts(_field(objs, name))
         t, offset = self._times_of(_field(objs, "ts"), now, bad)
         interval, wrong = _number_column(_field(objs, "interval_s"), 86_400.0)
         bad |= wrong | ~(interval >= 1)
@@ -101,7 +101,7 @@ class TrafficColumnDecoder:
             bad |= _mask(schema, lambda s: s == 1)
         good = np.flatnonzero(~bad)
         cols = TrafficColumns(
-            *(column[good] for column in texts),
+            ids[good],
             t[good],
             offset[good],
             interval[good].astype(np.int64),

@@ -76,7 +76,8 @@ def _decode(decoder: Decoder, values: list) -> dict[int, object]:
         else:
             assert isinstance(item, TrafficDecoded)
             for row, position in enumerate(item.columns.index.tolist()):
-                out[position] = item.columns.reading(row)
+                sent = orjson.loads(values[position])  # the texts the columns do not carry
+                out[position] = item.columns.reading(row, sent["intersection"], sent["approach"])
                 assert item.letter(position, "why").offset == position
     return out
 

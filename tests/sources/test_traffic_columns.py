@@ -25,7 +25,7 @@ def _check(values, decoder=None):
         if isinstance(expected, Rejected):
             assert reasons[i] == expected.reason
         else:
-            got = cols.reading(rows[i])
+            got = cols.reading(rows[i], expected.intersection, expected.approach)
             assert got == expected
             assert got.ts.utcoffset() == expected.ts.utcoffset()
             assert got.ts.isoformat() == expected.ts.isoformat()
