@@ -119,12 +119,18 @@ class HydrometBank:
         self.gauges = dict(gauges)
         self.params = params or HydrometParams()
         self.tz = tz
+        self._state = {gid: self._new_state(g) for gid, g in self.gauges.items()}
+        self._configure(flood_areas)
+        #: Readings refused: unknown station, or not newer than the station's last reading.
+        self.refused: dict[str, int] = {"unknown_station": 0, "out_of_order": 0}
+
+    def _configure(self, flood_areas: Mapping[str, FloodArea]) -> None:
+        """What follows from the gauges' configuration: signal areas and who feeds whom."""
         self._areas = {
             g.id: area_ring(flood_areas[g.flood_area].geometry)
             for g in self.gauges.values()
             if g.flood_area and g.flood_area in flood_areas
         }
-        self._state = {gid: self._new_state(g) for gid, g in self.gauges.items()}
         self._downstream: dict[str, list[str]] = {gid: [] for gid in self.gauges}
         for g in self.gauges.values():
             if g.upstream in self._downstream:
@@ -132,8 +138,43 @@ class HydrometBank:
             for fed in g.feeds:
                 if fed in self.gauges and fed not in self._downstream[g.id]:
                     self._downstream[g.id].append(fed)
-        #: Readings refused: unknown station, or not newer than the station's last reading.
-        self.refused: dict[str, int] = {"unknown_station": 0, "out_of_order": 0}
+
+    def adopt(
+        self, gauges: Mapping[str, Gauge], flood_areas: Mapping[str, FloodArea], now: datetime
+    ) -> list[Signal]:
+        """Take the city's current gauges (after a restart from a snapshot taken under an older
+        configuration); returns the signals that closes.
+
+        New gauges are watched from their first reading, changed Siaga thresholds apply at
+        once, and gauges no longer given are retired: their open flood, fault and rain
+        episodes are cleared as of ``now`` and they are never reported silent.
+        """
+        out: list[Signal] = []
+        for gid in sorted(set(self._state) - set(gauges)):
+            state = self._state[gid]
+            if state.episode is not None:
+                out.append(self._flood_signal(gid, _Assessment(0, "observed"), "clear", now))
+            out += [self._fault_signal(gid, f, "clear", now) for f in sorted(state.faults.active)]
+            if state.rain_episode is not None:
+                out.append(self._rain_signal(gid, "clear", now))
+            del self._state[gid]
+        self.gauges = dict(gauges)
+        for gid, g in self.gauges.items():
+            state = self._state.get(gid)
+            if state is None:
+                self._state[gid] = self._new_state(g)
+            elif not (g.siaga3_cm and g.siaga2_cm and g.siaga1_cm):
+                state.level = None
+            elif state.level is None:
+                state.level = self._new_state(g).level
+            else:
+                state.level.thresholds = (
+                    float(g.siaga3_cm),
+                    float(g.siaga2_cm),
+                    float(g.siaga1_cm),
+                )
+        self._configure(flood_areas)
+        return out
 
     def _new_state(self, g: Gauge) -> _GaugeState:
         state = _GaugeState(faults=FaultTracker(self.params.faults))

@@ -297,8 +297,9 @@ class OrderedBankLogic(BankLogic):
     """
 
     def __init__(self, make, every, bank=None, newest=None, *, partitions: tuple = (),
-                 max_wait: timedelta, held: list | None = None, ticks: bool = False):  # fmt: skip
-        super().__init__(make, every, bank, newest, ticks=ticks)
+                 max_wait: timedelta, held: list | None = None, ticks: bool = False,
+                 adopt: Callable[[Any, datetime], list] | None = None):  # fmt: skip
+        super().__init__(make, every, bank, newest, ticks=ticks, adopt=adopt)
         self.partitions = tuple(partitions)
         self.max_wait = max_wait
         restored = datetime.now(UTC)
@@ -324,10 +325,11 @@ class OrderedBankLogic(BankLogic):
 
     def on_batch(self, values: list[tuple[Any, Any]]) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
+        adopted = self._adopt(wall)
         for item in self._arrive(values, wall):
             heapq.heappush(self.held, (item.ts, _tie_break(item), self.arrivals, wall, item))
             self.arrivals += 1
-        return self._feed(self._release(wall)), StatefulBatchLogic.RETAIN
+        return adopted + self._feed(self._release(wall)), StatefulBatchLogic.RETAIN
 
     def _feed(self, items: list[Any]) -> list[Any]:
         if not items:
@@ -338,7 +340,7 @@ class OrderedBankLogic(BankLogic):
 
     def on_notify(self) -> tuple[Iterable[Any], bool]:
         wall = datetime.now(UTC)
-        out = self._feed(self._release(wall))
+        out = self._adopt(wall) + self._feed(self._release(wall))
         if wall >= self.next_tick:
             ticked, _ = super().on_notify()
             out = [*out, *ticked]
@@ -389,8 +391,8 @@ def bank_builder(
 
     ``ordered`` (``partitions``, ``max_wait``) makes it an :class:`OrderedBankLogic`; ``ticks``
     makes it emit :class:`Tick` markers with its clock; ``gather`` (plain logic only) batches
-    its input (:class:`Gather`). ``adopt(bank, now)`` (plain logic only) is called once on a
-    restored bank before it sees input or ticks, so that a bank snapshotted under an older city
+    its input (:class:`Gather`). ``adopt(bank, now)`` is called once on a restored bank before
+    it sees input or ticks, so that a bank snapshotted under an older city
     configuration takes the current one; what it returns (signals) goes downstream.
     """
 
@@ -398,6 +400,8 @@ def bank_builder(
         state = pickle.loads(resume) if resume is not None else (None, None, None)
         if ordered is None:
             return BankLogic(make, every, *state[:3], ticks=ticks, gather=gather, adopt=adopt)
-        return OrderedBankLogic(make, every, *state[:2], held=state[2], ticks=ticks, **ordered)
+        return OrderedBankLogic(
+            make, every, *state[:2], held=state[2], ticks=ticks, adopt=adopt, **ordered
+        )
 
     return build

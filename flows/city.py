@@ -181,7 +181,11 @@ def build_flow(
         "hydromet_detect",
         keyed["hydromet"].trues,
         bank_builder(
-            lambda _: HydrometBank(gauges, flood_areas, tz), TICK, ordered=by_partition, ticks=True
+            lambda _: HydrometBank(gauges, flood_areas, tz),
+            TICK,
+            ordered=by_partition,
+            ticks=True,
+            adopt=lambda bank, now: bank.adopt(gauges, flood_areas, now),
         ),
     )
     report_signals = op.stateful_batch(

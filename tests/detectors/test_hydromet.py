@@ -160,3 +160,21 @@ def test_signals_carry_cap_terms(values):
     for s in bank().process(levels("DOWN", values)):
         assert s.severity in CAP_SEVERITY
         assert s.urgency in CAP_URGENCY and s.certainty in CAP_CERTAINTY
+
+
+def test_a_restored_bank_adopts_the_citys_current_gauges():
+    """After a restart under an edited city: a new gauge is watched, a changed Siaga threshold
+    applies, and a dropped gauge's open episode is cleared and it is never called silent."""
+    b = pickle.loads(pickle.dumps(bank()))
+    assert floods(b.process(levels("UP", [100, 190, 230])), "gauge:UP")[0].state == "open"
+    new = Gauge("NEW", "Baru", "river", -1.24, 116.88, 50.0, 80.0, 110.0)
+    lower = Gauge("DOWN", "Hilir", "river", -1.25, 116.87, 40.0, 60.0, 80.0, None, None, (), "fa1")
+    now = T0 + timedelta(minutes=45)
+    closed = b.adopt({"DOWN": lower, "NEW": new, "ARG": RAIN}, AREAS, now)
+    assert [(s.key, s.state) for s in closed] == [("gauge:UP", "clear")]
+    later = levels("NEW", [120, 125], start=now)  # above NEW's Siaga 1: watched at once
+    assert floods(b.process(later), "gauge:NEW")[0].state == "open"
+    down = floods(b.process(levels("DOWN", [90, 95], start=now)))[-1]  # 90 cm: Siaga 1 now
+    assert (down.details["basis"], down.severity) == ("observed", "Extreme")
+    assert b.refused["unknown_station"] == 0
+    assert all(s.key != "gauge:UP" for s in b.tick(now + timedelta(days=1)))

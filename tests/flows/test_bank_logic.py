@@ -126,3 +126,29 @@ def test_a_restored_bank_adopts_the_configuration_once_before_input_or_ticks():
     assert timedelta(0) <= adopted[0] - (T0 + timedelta(minutes=1)) < timedelta(seconds=5)
     out, _ = restored.on_batch([(0, _cols(("A", 2)))])
     assert list(out) == ["signal2"] and len(adopted) == 1
+
+
+class Counter:
+    """An ordered bank (records in, their count out)."""
+
+    def process(self, items: list) -> list[str]:
+        return [f"{len(items)} item(s)"]
+
+    def tick(self, now: datetime) -> list:
+        return []
+
+
+def test_an_ordered_restored_bank_adopts_once_too():
+    adopted = []
+    build = bank_builder(
+        lambda _: Counter(),
+        timedelta(seconds=60),
+        ordered={"max_wait": timedelta(0)},
+        adopt=lambda bank, now: adopted.append(now) or ["adopt-signal"],
+    )
+    reading = TrafficReading("A", "A", "N", T0, 60, 1.0, 2.0, 3.0)
+    fresh = build(None)
+    assert list(fresh.on_batch([(0, reading)])[0]) == ["1 item(s)"] and adopted == []
+    restored = build(fresh.snapshot())
+    assert list(restored.on_batch([(0, reading)])[0]) == ["adopt-signal", "1 item(s)"]
+    assert list(restored.on_notify()[0]) == [] and len(adopted) == 1
