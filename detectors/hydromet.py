@@ -91,6 +91,13 @@ class _GaugeState:
     rain_episode: str | None = None
 
 
+def _siaga(g: Gauge) -> tuple[float, float, float] | None:
+    """(Siaga 3, 2, 1) of a gauge that has all three, else None."""
+    if g.siaga3_cm and g.siaga2_cm and g.siaga1_cm:
+        return (g.siaga3_cm, g.siaga2_cm, g.siaga1_cm)
+    return None
+
+
 def _t(ts: datetime) -> float:
     return ts.timestamp()
 
@@ -163,25 +170,21 @@ class HydrometBank:
             state = self._state.get(gid)
             if state is None:
                 self._state[gid] = self._new_state(g)
-            elif not (g.siaga3_cm and g.siaga2_cm and g.siaga1_cm):
-                state.level = None
-            elif state.level is None:
-                state.level = self._new_state(g).level
-            else:
-                state.level.thresholds = (
-                    float(g.siaga3_cm),
-                    float(g.siaga2_cm),
-                    float(g.siaga1_cm),
-                )
+            elif state.level is None or _siaga(g) is None:
+                state.level = self._level(g)
+            else:  # keep the level history, take the new thresholds
+                state.level.thresholds = tuple(map(float, _siaga(g)))
         self._configure(flood_areas)
         return out
 
     def _new_state(self, g: Gauge) -> _GaugeState:
-        state = _GaugeState(faults=FaultTracker(self.params.faults))
-        if g.siaga3_cm and g.siaga2_cm and g.siaga1_cm:
-            state.level = LevelTracker((g.siaga3_cm, g.siaga2_cm, g.siaga1_cm), self.params.level)
-        state.rain = RainTracker()
-        return state
+        return _GaugeState(faults=FaultTracker(self.params.faults), level=self._level(g),
+                           rain=RainTracker())  # fmt: skip
+
+    def _level(self, g: Gauge) -> LevelTracker | None:
+        """A level tracker for a gauge with all three Siaga thresholds, else None."""
+        thresholds = _siaga(g)
+        return LevelTracker(thresholds, self.params.level) if thresholds else None
 
     # -- the DetectorBank contract -------------------------------------------------------
 

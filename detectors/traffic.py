@@ -189,12 +189,8 @@ class TrafficBank:
             slot = self._slot.pop(det_id)  # its readings are ignored from now on
             self._pending.pop(slot, None)
             out += self._close_incident(slot, now)
-            if self._faults.code[slot]:
-                since = int(self._faults.since[slot])
-                out.append(
-                    self._signals.fault_clear(det_id, int(self._faults.code[slot]), since, now)
-                )
-                self._faults.code[slot] = 0
+            out += self._fault_change(slot, int(self._faults.code[slot]), 0, now)
+            self._faults.code[slot] = 0
             self._last_ts[slot] = 0  # never "silent"
         new = sorted(set(detectors) - set(self._slot))
         if new:

@@ -64,7 +64,7 @@ class Gather:
     gathered, then release them in event-time order up to the input partitions' watermark.
 
     A bank call has a fixed cost (a few hundred µs of numpy set-up for the traffic bank) that a
-    16-shard city pays per shard per source batch; gathering makes calls large at line rate,
+    city pays per shard per source batch; gathering makes calls large at line rate,
     while live data waits at most ``wait``. Releasing only readings no newer than the oldest
     of the newest times of ``partitions`` (every input partition) makes the bank see readings
     of different partitions in event-time order, however fast each is read: a detector's next

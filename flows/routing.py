@@ -22,7 +22,7 @@ from detectors.traffic import TrafficBank, corridors
 from flows.bank_logic import Tick
 from geo.locate import locate
 from kendali.actions import Action
-from kendali.city import City
+from kendali.city import City, Detector
 from kendali.columns import VALUES, TrafficColumns
 from kendali.records import Signal
 from sinks.redis_series import SensorPoint, SeriesColumns
@@ -73,9 +73,11 @@ class Router:
 
     def traffic_bank(self, first: TrafficColumns) -> TrafficBank:
         """The bank of the first batch's shard, holding exactly that shard's detectors."""
-        shard = self.shard_of[first.ids[0]]
-        mine = {d: det for d, det in self.city.detectors.items() if self.shard_of[d] == shard}
-        return TrafficBank(mine, self.city.tz)
+        return TrafficBank(self._members(self.shard_of[first.ids[0]]), self.city.tz)
+
+    def _members(self, shard: str | None) -> dict[str, Detector]:
+        """The city's detectors of ``shard``, as its bank holds them."""
+        return {d: det for d, det in self.city.detectors.items() if self.shard_of[d] == shard}
 
     def adopt_traffic_bank(self, bank: TrafficBank, now: datetime) -> list[Signal]:
         """A restored bank takes its shard's current detectors (see ``TrafficBank.adopt``).
@@ -85,8 +87,7 @@ class Router:
         """
         shards = Counter(self.shard_of[d] for d in bank.detectors if d in self.shard_of)
         shard = shards.most_common(1)[0][0] if shards else None
-        mine = {d: det for d, det in self.city.detectors.items() if self.shard_of[d] == shard}
-        return bank.adopt(mine, now)
+        return bank.adopt(self._members(shard), now)
 
     def batch(self, items: list[Any]) -> list[Any]:
         """One decoded source batch → dead letters, non-ATCS items, traffic and series batches."""

@@ -9,7 +9,7 @@ per-reading path (:meth:`TrafficColumns.reading`). The message's ``intersection`
 from the city's configuration, and two text columns less halve what a batch costs to copy and
 to send to another process.
 
->>> from datetime import UTC, datetime, timedelta, timezone
+>>> from datetime import UTC, datetime
 >>> t = datetime(2026, 11, 27, 8, 5, tzinfo=UTC)
 >>> rs = [TrafficReading("D2", "A", "N", t, 300, 10.0, 20.0, 30.0),
 ...       TrafficReading("D1", "A", "S", t.replace(minute=0), 300, None, 5.0, None)]
@@ -30,7 +30,7 @@ import numpy as np
 
 from kendali.records import TrafficReading
 
-__all__ = ["VALUES", "TrafficColumns", "offset_us"]
+__all__ = ["VALUES", "TrafficColumns", "object_array", "offset_us"]
 
 #: Column order of :attr:`TrafficColumns.values`.
 VALUES = ("volume", "occupancy", "speed")
@@ -76,17 +76,11 @@ class TrafficColumns:
     ) -> TrafficColumns:
         """Columns of reading records (tests, replays and the codec's slow path)."""
         n = len(readings)
-
-        def column(get) -> np.ndarray:
-            out = np.empty(n, object)
-            out[:] = [get(r) for r in readings]
-            return out
-
         values = np.array([(r.volume, r.occupancy, r.speed) for r in readings], np.float64).reshape(
             n, 3
         )
         return cls(
-            column(lambda r: r.detector_id),
+            object_array([r.detector_id for r in readings]),
             np.array([r.ts.timestamp() for r in readings], np.float64),
             np.array([offset_us(r.ts) for r in readings], np.int64),
             np.array([r.interval_s for r in readings], np.int64),
@@ -173,9 +167,10 @@ def _joined(column: np.ndarray) -> str | list[str]:
     return joined if texts and joined.count(_SEP) == len(texts) - 1 else texts
 
 
-def _split(texts: str | list[str], n: int) -> np.ndarray:
-    out = np.empty(n, object)
-    out[:] = texts.split(_SEP) if type(texts) is str else texts
+def object_array(values: Sequence) -> np.ndarray:
+    """``values`` as a 1-d object array (``np.array`` would make fixed-width strings of them)."""
+    out = np.empty(len(values), object)
+    out[:] = values
     return out
 
 
@@ -183,4 +178,5 @@ def _unpack(numbers: bytes, ids: str | list[str], partition: int | None) -> Traf
     """:meth:`TrafficColumns.__reduce__`, the other way."""
     rec = np.frombuffer(numbers, _PACKED)
     arrays = {name: rec[name].copy() for name in _PACKED.names}  # contiguous and writable
-    return TrafficColumns(_split(ids, len(rec)), partition=partition, **arrays)
+    texts = ids.split(_SEP) if type(ids) is str else ids
+    return TrafficColumns(object_array(texts), partition=partition, **arrays)

@@ -32,7 +32,7 @@ import numpy as np
 import orjson
 
 from kendali.codec import Limits, Rejected, decode_traffic
-from kendali.columns import TrafficColumns, offset_us
+from kendali.columns import TrafficColumns, object_array, offset_us
 
 __all__ = ["TrafficColumnDecoder"]
 
@@ -224,6 +224,4 @@ def _number_column(column: list[Any], hi: float) -> tuple[np.ndarray, np.ndarray
 
 def _objects(column: list[Any], mixed: bool) -> np.ndarray:
     """A column as an object array; ``mixed`` columns (some rows bad) hold "" for non-texts."""
-    out = np.empty(len(column), object)
-    out[:] = [v if type(v) is str else "" for v in column] if mixed else column
-    return out
+    return object_array([v if type(v) is str else "" for v in column] if mixed else column)
