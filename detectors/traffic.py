@@ -57,7 +57,7 @@ from detectors.traffic_batch import (
 from detectors.traffic_confirm import NeighbourLog
 from detectors.traffic_signals import SignalMaker
 from kendali.city import Detector
-from kendali.columns import TrafficColumns
+from kendali.columns import TrafficColumns, codes
 from kendali.records import Signal, TrafficReading
 
 __all__ = ["TrafficBank", "TrafficParams", "corridors", "time_bin"]
@@ -150,6 +150,25 @@ class TrafficBank:
         self._configure(self.detectors)
         #: Incident signals waiting for the downstream neighbour's reading of the same time.
         self._pending: dict[int, tuple[TrafficReading, np.ndarray, np.ndarray, str]] = {}
+        #: Slot of each detector number (see :meth:`number`), -1 for detectors not held here.
+        self._slot_by_code: np.ndarray | None = None
+
+    def number(self, codes: Mapping[str, int]) -> None:
+        """Find readings' slots by the detector numbers the router gives them
+        (``TrafficColumns.code``). Not kept in snapshots: numbers follow the city's current
+        list, so a restored bank is numbered again when it adopts that list.
+        """
+        table = np.full(max(codes.values(), default=-1) + 1, -1, np.int64)
+        for det_id, slot in self._slot.items():
+            if det_id in codes:
+                table[codes[det_id]] = slot
+        self._slot_by_code = table
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_slot_by_code": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({"_slot_by_code": None, **state})  # snapshots from before numbers
 
     def _configure(self, current: Mapping[str, Detector]) -> None:
         """What follows from the detectors' configuration: limits, links, names. Links only
@@ -185,6 +204,7 @@ class TrafficBank:
         (['D2'], ['D1', 'D2'])
         """
         out: list[Signal] = []
+        self._slot_by_code = None  # slots change: numbered again by the caller
         for det_id in sorted(set(self._slot) - set(detectors)):
             slot = self._slot.pop(det_id)  # its readings are ignored from now on
             self._pending.pop(slot, None)
@@ -218,8 +238,11 @@ class TrafficBank:
         cols = (
             readings if type(readings) is TrafficColumns else TrafficColumns.from_readings(readings)
         )
-        slot_of = self._slot
-        slots = np.array([slot_of.get(d, -1) for d in cols.ids.tolist()], np.int64)
+        table, code = self._slot_by_code, cols.code
+        if table is not None and len(code) and code.min() >= 0 and code.max() < len(table):
+            slots = table[code]  # numbered by the router: no dictionary lookup per reading
+        else:
+            slots = codes(self._slot, cols.ids.tolist())
         if not (slots >= 0).all():
             cols, slots = cols.take(slots >= 0), slots[slots >= 0]
         if not len(slots):

@@ -135,6 +135,7 @@ def build_flow(
             topics.warnings: ("warnings", _cap_decoder),
             topics.actions: ("actions", decode_action),
         },
+        detectors=route.codes,
     )
     decoded = op.flat_map_batch("decode", messages, lambda batch: route.batch(decoder(batch)))
     # decoded: DeadLetter | Decoded (not ATCS) | TrafficBatch | SeriesBatch, per source batch

@@ -23,7 +23,7 @@ from flows.bank_logic import Tick
 from geo.locate import locate
 from kendali.actions import Action
 from kendali.city import City, Detector
-from kendali.columns import VALUES, TrafficColumns
+from kendali.columns import VALUES, TrafficColumns, codes, object_array
 from kendali.records import Signal
 from sinks.redis_series import SensorPoint, SeriesColumns
 from sources.kafka_decode import Decoded, TrafficDecoded
@@ -67,13 +67,18 @@ class Router:
             for det, chain in corridors(city.detectors).items()
         }
         self.shards = sorted(set(self.shard_of.values()))
-        self._shard_no = {det: self.shards.index(shard) for det, shard in self.shard_of.items()}
-        self._sensor = {det: f"atcs:{det}" for det in city.detectors}
+        #: Each detector's number (``TrafficColumns.code``): the decoder looks ids up once, and
+        #: shards, sensor names and bank slots come from arrays indexed by it.
+        self.codes = {det: code for code, det in enumerate(city.detectors)}
+        self._shard_no = np.array([self.shards.index(self.shard_of[d]) for d in self.codes])
+        self._sensor = object_array([f"atcs:{det}" for det in self.codes])
         self.zones = (*(z.name for z in city.zones), "outside")
 
     def traffic_bank(self, first: TrafficColumns) -> TrafficBank:
         """The bank of the first batch's shard, holding exactly that shard's detectors."""
-        return TrafficBank(self._members(self.shard_of[first.ids[0]]), self.city.tz)
+        bank = TrafficBank(self._members(self.shard_of[first.ids[0]]), self.city.tz)
+        bank.number(self.codes)
+        return bank
 
     def _members(self, shard: str | None) -> dict[str, Detector]:
         """The city's detectors of ``shard``, as its bank holds them."""
@@ -87,7 +92,9 @@ class Router:
         """
         shards = Counter(self.shard_of[d] for d in bank.detectors if d in self.shard_of)
         shard = shards.most_common(1)[0][0] if shards else None
-        return bank.adopt(self._members(shard), now)
+        out = bank.adopt(self._members(shard), now)
+        bank.number(self.codes)
+        return out
 
     def batch(self, items: list[Any]) -> list[Any]:
         """One decoded source batch → dead letters, non-ATCS items, traffic and series batches."""
@@ -109,24 +116,22 @@ class Router:
         """Split one batch's readings by shard (batch order kept within a shard); readings of
         unknown detectors become dead letters."""
         cols = item.columns
-        ids = cols.ids.tolist()
-        shard_no = self._shard_no
-        shard = np.array([shard_no.get(d, -1) for d in ids], np.int64)
-        if (shard < 0).any():
-            for row in np.flatnonzero(shard < 0).tolist():
-                out.append(item.letter(int(cols.index[row]), f"unknown detector {ids[row]!r}"))
-            known = shard >= 0
-            cols, shard = cols.take(known), shard[known]
-            ids = cols.ids.tolist()
+        if (cols.code < 0).any():  # not numbered by the decoder: unknown, or not looked up
+            code, missing = cols.code.copy(), np.flatnonzero(cols.code < 0)
+            code[missing] = codes(self.codes, cols.ids[missing].tolist())
+            for row in np.flatnonzero(code < 0).tolist():
+                out.append(item.letter(int(cols.index[row]), f"unknown detector {cols.ids[row]!r}"))
+            cols = replace(cols, code=code).take(code >= 0)
         if not len(cols):
             return []
+        code = cols.code
+        shard = self._shard_no[code]
         order = np.argsort(shard, kind="stable")
         starts = np.flatnonzero(np.r_[True, shard[order][1:] != shard[order][:-1]])
         for rows in np.split(order, starts[1:]):
             out.append(TrafficBatch(self.shards[shard[rows[0]]], cols.partition, cols.take(rows)))
-        sensor = self._sensor
         values = {name: cols.values[:, k] for k, name in enumerate(VALUES)}
-        return [SeriesColumns("atcs", [sensor[d] for d in ids], cols.t, values)]
+        return [SeriesColumns("atcs", self._sensor[code].tolist(), cols.t, values)]
 
     def hydromet(self, item: Decoded):
         reading = item.record

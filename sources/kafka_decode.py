@@ -13,9 +13,10 @@ Kafka source, or single ``KafkaSourceMessage``/``KafkaError`` items (tests, othe
 from __future__ import annotations
 
 from collections import Counter as Tally
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import methodcaller
 from typing import Any
 
 from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
@@ -31,6 +32,7 @@ from sources.traffic_columns import TrafficColumnDecoder
 __all__ = ["Decoded", "Decoder", "TrafficDecoded"]
 
 DECODED = Counter("kendali_messages_decoded_total", "Messages accepted, by topic", ["topic"])
+_VALUE = methodcaller("value")  # of confluent_kafka.Message and _Shim alike, in a C loop
 DEAD = Counter("kendali_messages_deadlettered_total", "Messages dead-lettered, by topic", ["topic"])
 
 
@@ -112,7 +114,8 @@ class Decoder:
     """Callable for ``flat_map_batch``: messages in, :class:`Decoded` or :class:`DeadLetter` out.
 
     ``extra`` maps further topics to decoders returning a record or :class:`Rejected` (CAP XML,
-    operator actions), so that new inputs plug in without touching this class.
+    operator actions), so that new inputs plug in without touching this class. ``detectors``
+    numbers the city's ATCS detectors (see :class:`~sources.traffic_columns.TrafficColumnDecoder`).
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class Decoder:
         limits: Limits,
         extra: dict[str, tuple[str, Callable[[bytes | None], Any]]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        detectors: Mapping[str, int] | None = None,
     ):
         self.limits = limits
         self.now = now
@@ -131,7 +135,7 @@ class Decoder:
         }
         self.extra = dict(extra or {})
         self.traffic_topic = topics.traffic if topics.traffic not in self.extra else None
-        self.traffic = TrafficColumnDecoder(limits)
+        self.traffic = TrafficColumnDecoder(limits, detectors)
 
     def _one(self, topic: str, msg: Any, now: datetime) -> Decoded | DeadLetter:
         value = msg.value()
@@ -152,7 +156,7 @@ class Decoder:
         if batch.errors:  # rare: consumer errors ride in the batch
             out = [_letter(topic, m, self._error(m)) for m in msgs if m.error() is not None]
             msgs = [m for m in msgs if m.error() is None]
-        cols, rejected = self.traffic([m.value() for m in msgs], now, batch.partition)
+        cols, rejected = self.traffic(list(map(_VALUE, msgs)), now, batch.partition)
         out.extend(_letter(topic, msgs[i], reason) for i, reason in rejected)
         if len(cols):
             out.append(TrafficDecoded(cols, lambda i, why: _letter(topic, msgs[i], why)))

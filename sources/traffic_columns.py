@@ -23,16 +23,19 @@ codec's.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from operator import itemgetter
-from typing import Any
+from operator import attrgetter, itemgetter
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 import orjson
 
 from kendali.codec import Limits, Rejected, decode_traffic
-from kendali.columns import TrafficColumns, object_array, offset_us
+from kendali.columns import TrafficColumns, codes, object_array, offset_us
 
 __all__ = ["TrafficColumnDecoder"]
 
@@ -43,12 +46,38 @@ _NUMBER_TYPES = {int, float, type(None)}
 _CACHE_MAX = 200_000
 
 
+class _Wire(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """An ATCS message as the one-call fast path takes it: only these fields, these JSON types.
+
+    Anything else (an unknown field, whose value msgspec would skip without the checks orjson
+    makes; a number sent as text; schema 1.0) sends the batch down the per-message path.
+    """
+
+    detector_id: str
+    intersection: str
+    approach: str
+    ts: str
+    interval_s: int | float
+    volume: int | float | None = None
+    occupancy: int | float | None = None
+    speed: int | float | None = None
+    schema: Literal[1] = 1
+
+
+_WIRE = msgspec.json.Decoder(_Wire)
+
+
 def _field(objs: list[dict], name: str) -> list[Any]:
     """``name`` of every object, ``None`` where it is missing (``itemgetter`` in C first)."""
     try:
         return list(map(itemgetter(name), objs))
     except KeyError:
         return [o.get(name) for o in objs]
+
+
+def _attributes(rows: list[Any]) -> Callable[[str], list[Any]]:
+    """A field getter over parsed :class:`_Wire` rows."""
+    return lambda name: list(map(attrgetter(name), rows))
 
 
 def _loads(raw: bytes | None) -> Any:
@@ -65,12 +94,15 @@ def _valid_text(value: Any) -> bool:
 class TrafficColumnDecoder:
     """Callable: (message values, now) -> (columns of the valid ones, [(position, reason)]).
 
-    Keeps two bounded caches across batches: names known to be valid texts, and timestamps
-    already parsed.
+    ``known`` numbers the city's detectors (``TrafficColumns.code``, -1 for others): the one
+    dictionary lookup a reading's detector id needs on the whole path, which also stands for
+    checking the id as a text. Keeps two bounded caches across batches: names known to be
+    valid texts, and timestamps already parsed.
     """
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, known: Mapping[str, int] | None = None):
         self.limits = limits
+        self._known = {k: v for k, v in (known or {}).items() if _valid_text(k)}
         self._texts: set[str] = set()
         self._times: dict[str, tuple[float, int]] = {}
 
@@ -78,27 +110,26 @@ class TrafficColumnDecoder:
         self, values: list[bytes | None], now: datetime, partition: int | None = None
     ) -> tuple[TrafficColumns, list[tuple[int, str]]]:
         n = len(values)
-        objs, bad = self._parse(values)
-        if set(map(type, objs)) != {dict}:
-            bad |= _mask(objs, lambda o: type(o) is dict)
-            objs = [o if type(o) is dict else {} for o in objs]
-        ids = _field(objs, "detector_id")
-        wrong = self._bad_texts(ids)
+        rows = self._wire(values)
+        typed = rows is not None
+        if typed:
+            field, bad = _attributes(rows), np.zeros(n, bool)
+        else:
+            field, bad = self._objects(values)
+        ids = field("detector_id")
+        code, wrong = self._codes(ids, typed)
         bad |= wrong
         ids = _objects(ids, wrong.any())
         for name in _CHECKED:  # checked as the codec does, not carried (see kendali.columns)
-            bad |= self._bad_texts(_field(objs, name))
-        t, offset = self._times_of(_field(objs, "ts"), now, bad)
-        interval, wrong = _number_column(_field(objs, "interval_s"), 86_400.0)
+            bad |= self._bad_texts(field(name))
+        t, offset = self._times_of(field("ts"), now, bad)
+        interval, wrong = _number_column(field("interval_s"), 86_400.0, typed)
         bad |= wrong | ~(interval >= 1)
         numbers = np.empty((n, 3), np.float64)
         for k, (name, hi) in enumerate(_NUMBERS):
-            numbers[:, k], wrong = _number_column(_field(objs, name), hi)
+            numbers[:, k], wrong = _number_column(field(name), hi, typed)
             bad |= wrong
         bad |= np.isnan(numbers).all(axis=1)
-        schema = [o.get("schema", 1) for o in objs]
-        if set(map(type, schema)) != {int} or set(schema) != {1}:
-            bad |= _mask(schema, lambda s: s == 1)
         good = np.flatnonzero(~bad)
         cols = TrafficColumns(
             ids[good],
@@ -107,23 +138,54 @@ class TrafficColumnDecoder:
             interval[good].astype(np.int64),
             numbers[good],
             good.astype(np.int64),
+            code[good],
             partition,
         )
         return self._slow(cols, values, np.flatnonzero(bad), now)
 
-    def _parse(self, values: list[bytes | None]) -> tuple[list[Any], np.ndarray]:
-        """One JSON object per message (``None`` where it is not JSON); oversized are bad."""
-        bad = np.zeros(len(values), bool)
+    def _wire(self, values: list[bytes | None]) -> list[_Wire] | None:
+        """The whole batch parsed in one call, or ``None`` if any message is not a plain
+        :class:`_Wire` object on a line of its own (then each is parsed on its own)."""
         try:
-            if values and max(map(len, values)) > self.limits.max_bytes:
-                raise TypeError
-            return [orjson.loads(v) for v in values], bad
-        except (orjson.JSONDecodeError, TypeError):
-            pass
+            if not values or max(map(len, values)) > self.limits.max_bytes:
+                return None
+            lines = b"\n".join(values)
+            if lines.count(b"\n") != len(values) - 1:  # a newline inside a message
+                return None
+            rows = _WIRE.decode_lines(lines)
+        except (TypeError, msgspec.DecodeError):  # a None value, or any message off the schema
+            return None
+        return rows if len(rows) == len(values) else None  # blank messages are skipped lines
+
+    def _objects(self, values: list[bytes | None]) -> tuple[Callable[[str], list[Any]], np.ndarray]:
+        """Each message parsed on its own: a field getter over the JSON objects, and the rows
+        that are not JSON objects, are oversized or have another schema version."""
         big = self.limits.max_bytes
         objs = [None if v is None or len(v) > big else _loads(v) for v in values]
-        bad |= _mask(objs, lambda o: o is not None)
-        return objs, bad
+        bad = _mask(objs, lambda o: type(o) is dict)
+        objs = [o if type(o) is dict else {} for o in objs]
+        schema = [o.get("schema", 1) for o in objs]
+        if set(map(type, schema)) != {int} or set(schema) != {1}:
+            bad |= _mask(schema, lambda s: s == 1)
+        return functools.partial(_field, objs), bad
+
+    def _codes(self, ids: list[Any], typed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Each id's number (-1 if not a known detector) and the rows whose id is not a valid
+        text; known ids are valid (``__init__`` keeps only those)."""
+        n = len(ids)
+        if typed and self._known:  # all texts: the lookup first, text checks for the unknown
+            code = codes(self._known, ids)
+            wrong = np.zeros(n, bool)
+            unknown = np.flatnonzero(code < 0)
+            if len(unknown):
+                wrong[unknown] = self._bad_texts([ids[i] for i in unknown.tolist()])
+            return code, wrong
+        wrong = self._bad_texts(ids)  # ids may be anything here, even unhashable
+        code = np.full(n, -1, np.int64)
+        if self._known:
+            ok = np.flatnonzero(~wrong)
+            code[ok] = codes(self._known, [ids[i] for i in ok.tolist()])
+        return code, wrong
 
     def _bad_texts(self, column: list[Any]) -> np.ndarray:
         """Rows whose text is missing, not a string, blank or too long."""
@@ -200,10 +262,13 @@ def _mask(column: list[Any], valid) -> np.ndarray:
     return np.fromiter((not valid(v) for v in column), bool, len(column))
 
 
-def _number_column(column: list[Any], hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """Optional numbers as floats (NaN for missing) and the rows that break the codec's rule."""
+def _number_column(
+    column: list[Any], hi: float, typed: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optional numbers as floats (NaN for missing) and the rows that break the codec's rule;
+    ``typed`` columns are known to hold only ints, floats and ``None``."""
     n = len(column)
-    if set(map(type, column)) <= _NUMBER_TYPES:
+    if typed or set(map(type, column)) <= _NUMBER_TYPES:
         try:
             x = np.array(column, np.float64).reshape(n)
         except OverflowError:

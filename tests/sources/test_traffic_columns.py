@@ -108,3 +108,87 @@ def test_bool_interval_is_not_one_second():
 def test_empty_batch():
     cols, rejected = TrafficColumnDecoder(LIMITS)([], NOW)
     assert len(cols) == 0 and rejected == []
+
+
+# The one-call path (msgspec, all messages joined by newlines) must give the same verdicts as
+# parsing each message on its own, whatever the bytes: these batches are mostly messages it
+# takes, with the wire-level oddities that could tell the two parsers apart.
+ON_THE_ONE_CALL_PATH = [
+    b' {"detector_id":"D9","intersection":"A","approach":"N","ts":"2026-11-27T07:55:00Z",'
+    b'"interval_s":60,"volume":1} ',  # whitespace around
+    b'{"detector_id":"D9","detector_id":"D8","intersection":"A","approach":"N",'
+    b'"ts":"2026-11-27T07:55:00Z","interval_s":60,"volume":1}',  # duplicate key: the last wins
+    b'{"detector_id":"D\\u00e9\\/","intersection":"A","approach":"\\u3000",'
+    b'"ts":"2026-11-27T07:55:00Z","interval_s":6E1,"speed":1e2}',  # escapes, a blank text
+    b'{"detector_id":"D9","intersection":"A","approach":"N","ts":"2026-11-27T07:55:00Z",'
+    b'"interval_s":60,"volume":100000000000000000000000}',  # beyond 64 bits
+]
+OFF_THE_ONE_CALL_PATH = [
+    b'{"detector_id":"D9","intersection":"A","approach":"N","ts":"2026-11-27T07:55:00Z",'
+    b'"interval_s":60,"volume":1,"extra":1e999}',  # unknown field orjson refuses
+    b'{"detector_id":"D9","intersection":"A","approach":"N","ts":"2026-11-27T07:55:00Z",'
+    b'"interval_s":60,"volume":1,"extra":"\xff"}',  # invalid UTF-8 in an unknown field
+    b'{"detector_id":"\\ud800","intersection":"A","approach":"N",'
+    b'"ts":"2026-11-27T07:55:00Z","interval_s":60,"volume":1}',  # a lone surrogate
+    b'{"detector_id":"D9","intersection":"A","approach":"N","ts":"2026-11-27T07:55:00Z",'
+    b'"interval_s":60,"volume":1}\n',  # a trailing newline
+    b'{"detector_id":"D9","intersection":"A","approach":"N","ts":"2026-11-27T07:55:00Z",'
+    b'"interval_s":60,"volume":1},{"detector_id":"D8"}',  # two values in one message
+    b'{"detector_id":"D9","intersection":"A","approach":"N","ts":"2026-11-27T07:55:00Z",'
+    b'"interval_s":60,"volume":1}\n{"detector_id":"D7","intersection":"A","approach":"N",'
+    b'"ts":"2026-11-27T07:55:00Z","interval_s":60,"volume":1}',  # two lines in one message
+    b"\n",
+    b"",
+    b"  ",
+    b'\xef\xbb\xbf{"detector_id":"D9","intersection":"A","approach":"N",'
+    b'"ts":"2026-11-27T07:55:00Z","interval_s":60,"volume":1}',  # a byte order mark
+]
+CLEAN = st.builds(
+    lambda i, volume, schema, spaced: orjson.dumps(
+        {
+            "detector_id": f"D{i}",
+            "intersection": "A01",
+            "approach": "N",
+            "ts": "2026-11-27T07:55:00+08:00",
+            "interval_s": 60,
+            "volume": volume,
+            **schema,
+        }
+    ).replace(b",", b", " if spaced else b","),
+    st.integers(0, 50),
+    st.one_of(st.none(), st.integers(-1, 100_001), st.floats(-1, 1e6)),
+    st.sampled_from([{}, {}, {"schema": 1}, {"schema": 1.0}, {"schema": True}, {"schema": 2}]),
+    st.booleans(),
+)
+
+
+ODD = st.sampled_from(ON_THE_ONE_CALL_PATH)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.one_of(CLEAN, ODD), min_size=1),
+        st.lists(st.one_of(CLEAN, ODD, st.sampled_from(OFF_THE_ONE_CALL_PATH)), min_size=1),
+    )
+)
+def test_the_one_call_path_matches_the_codec(values):
+    _check(values)
+
+
+def test_the_one_call_path_cannot_be_fooled_by_where_messages_are_joined():
+    """Two messages that are not JSON alone make two valid lines once joined; each must still
+    be judged on its own."""
+    one = _reading(detector_id="D1")
+    values = [one + b"\n" + one, b"\n", one]
+    cols, rejected = TrafficColumnDecoder(LIMITS)(values, NOW)
+    assert cols.index.tolist() == [2]
+    assert [i for i, _ in rejected] == [0, 1]
+
+
+def test_a_clean_batch_is_parsed_in_one_call():
+    decoder = TrafficColumnDecoder(LIMITS)
+    values = [_reading(detector_id=f"D{i}", volume=None if i % 3 else i) for i in range(50)]
+    assert decoder._wire(values) is not None
+    assert decoder._wire([*values, _reading(lane=2)]) is None  # a field outside the schema
+    _check(values, decoder)
