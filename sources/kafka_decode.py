@@ -16,10 +16,10 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import methodcaller
 from typing import Any
 
 from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
+from confluent_kafka import Message
 from prometheus_client import Counter
 
 from kendali.codec import Limits, Rejected, decode_complaint, decode_hydromet, decode_traffic
@@ -32,7 +32,6 @@ from sources.traffic_columns import TrafficColumnDecoder
 __all__ = ["Decoded", "Decoder", "TrafficDecoded"]
 
 DECODED = Counter("kendali_messages_decoded_total", "Messages accepted, by topic", ["topic"])
-_VALUE = methodcaller("value")  # of confluent_kafka.Message and _Shim alike, in a C loop
 DEAD = Counter("kendali_messages_deadlettered_total", "Messages dead-lettered, by topic", ["topic"])
 
 
@@ -63,28 +62,9 @@ class TrafficDecoded:
     letter: Callable[[int, str], DeadLetter]
 
 
-class _Shim:
-    """A ``KafkaSourceMessage`` seen through ``confluent_kafka.Message``'s accessors."""
-
-    __slots__ = ("_m",)
-
-    def __init__(self, m: KafkaSourceMessage):
-        self._m = m
-
-    def value(self) -> bytes | None:
-        return self._m.value
-
-    def key(self) -> bytes | None:
-        return self._m.key
-
-    def partition(self) -> int | None:
-        return self._m.partition
-
-    def offset(self) -> int | None:
-        return self._m.offset
-
-    def error(self) -> None:
-        return None
+def _message(m: KafkaSourceMessage) -> Message:
+    """A ``KafkaSourceMessage`` (tests, other sources) as the Kafka client's own message."""
+    return Message(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value)
 
 
 def _letter(topic: str, msg: Any, reason: str) -> DeadLetter:
@@ -98,16 +78,16 @@ def _batches(items: list[Any]) -> Iterator[MessageBatch | KafkaError]:
     for item in items:
         if type(item) is KafkaSourceMessage:
             if run and (run[-1].topic, run[-1].partition) != (item.topic, item.partition):
-                yield MessageBatch(run[0].topic or "", run[0].partition, [_Shim(m) for m in run])
+                yield MessageBatch(run[0].topic or "", run[0].partition, list(map(_message, run)))
                 run = []
             run.append(item)
             continue
         if run:
-            yield MessageBatch(run[0].topic or "", run[0].partition, [_Shim(m) for m in run])
+            yield MessageBatch(run[0].topic or "", run[0].partition, list(map(_message, run)))
             run = []
         yield item
     if run:
-        yield MessageBatch(run[0].topic or "", run[0].partition, [_Shim(m) for m in run])
+        yield MessageBatch(run[0].topic or "", run[0].partition, list(map(_message, run)))
 
 
 class Decoder:
@@ -156,7 +136,7 @@ class Decoder:
         if batch.errors:  # rare: consumer errors ride in the batch
             out = [_letter(topic, m, self._error(m)) for m in msgs if m.error() is not None]
             msgs = [m for m in msgs if m.error() is None]
-        cols, rejected = self.traffic(list(map(_VALUE, msgs)), now, batch.partition)
+        cols, rejected = self.traffic(list(map(Message.value, msgs)), now, batch.partition)
         out.extend(_letter(topic, msgs[i], reason) for i, reason in rejected)
         if len(cols):
             out.append(TrafficDecoded(cols, lambda i, why: _letter(topic, msgs[i], why)))

@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from operator import attrgetter, itemgetter
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
@@ -46,6 +46,10 @@ _NUMBER_TYPES = {int, float, type(None)}
 _CACHE_MAX = 200_000
 
 
+#: A text field as the codec takes it, but for blankness (:func:`_blank`).
+_Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class _Wire(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """An ATCS message as the one-call fast path takes it: only these fields, these JSON types.
 
@@ -53,9 +57,9 @@ class _Wire(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     makes; a number sent as text; schema 1.0) sends the batch down the per-message path.
     """
 
-    detector_id: str
-    intersection: str
-    approach: str
+    detector_id: _Text
+    intersection: _Text
+    approach: _Text
     ts: str
     interval_s: int | float
     volume: int | float | None = None
@@ -87,6 +91,14 @@ def _loads(raw: bytes | None) -> Any:
         return None
 
 
+def _blank(column: list[str]) -> np.ndarray:
+    """Rows whose text is all whitespace (``str.isspace`` is the codec's ``not strip()`` for a
+    non-empty text), for texts :class:`_Wire` has already checked for type and length."""
+    if not any(map(str.isspace, column)):
+        return np.zeros(len(column), bool)
+    return np.fromiter(map(str.isspace, column), bool, len(column))
+
+
 def _valid_text(value: Any) -> bool:
     return type(value) is str and len(value) <= 200 and bool(value.strip())
 
@@ -112,16 +124,16 @@ class TrafficColumnDecoder:
         n = len(values)
         rows = self._wire(values)
         typed = rows is not None
-        if typed:
-            field, bad = _attributes(rows), np.zeros(n, bool)
+        if typed:  # texts of 1-200 characters: only blank ones are left to find
+            field, bad, bad_texts = _attributes(rows), np.zeros(n, bool), _blank
         else:
-            field, bad = self._objects(values)
+            (field, bad), bad_texts = self._objects(values), self._bad_texts
         ids = field("detector_id")
-        code, wrong = self._codes(ids, typed)
+        code, wrong = self._codes(ids, typed, bad_texts)
         bad |= wrong
         ids = _objects(ids, wrong.any())
         for name in _CHECKED:  # checked as the codec does, not carried (see kendali.columns)
-            bad |= self._bad_texts(field(name))
+            bad |= bad_texts(field(name))
         t, offset = self._times_of(field("ts"), now, bad)
         interval, wrong = _number_column(field("interval_s"), 86_400.0, typed)
         bad |= wrong | ~(interval >= 1)
@@ -169,7 +181,9 @@ class TrafficColumnDecoder:
             bad |= _mask(schema, lambda s: s == 1)
         return functools.partial(_field, objs), bad
 
-    def _codes(self, ids: list[Any], typed: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _codes(
+        self, ids: list[Any], typed: bool, bad_texts: Callable[[list[Any]], np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Each id's number (-1 if not a known detector) and the rows whose id is not a valid
         text; known ids are valid (``__init__`` keeps only those)."""
         n = len(ids)
@@ -178,9 +192,9 @@ class TrafficColumnDecoder:
             wrong = np.zeros(n, bool)
             unknown = np.flatnonzero(code < 0)
             if len(unknown):
-                wrong[unknown] = self._bad_texts([ids[i] for i in unknown.tolist()])
+                wrong[unknown] = bad_texts([ids[i] for i in unknown.tolist()])
             return code, wrong
-        wrong = self._bad_texts(ids)  # ids may be anything here, even unhashable
+        wrong = bad_texts(ids)  # ids may be anything here, even unhashable
         code = np.full(n, -1, np.int64)
         if self._known:
             ok = np.flatnonzero(~wrong)

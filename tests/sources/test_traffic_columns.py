@@ -12,10 +12,17 @@ from kendali.codec import Rejected, decode_traffic
 from sources.traffic_columns import TrafficColumnDecoder
 from tests.sources.test_kafka_decode import LIMITS, NOW, RAW, READING
 
+#: Detector numbers as a city gives them; the decoder must ignore the two that are not valid ids.
+KNOWN = {"D1": 0, "D7": 1, "D40": 2, " ": 3, "x" * 201: 4}
+
 
 def _check(values, decoder=None):
+    if decoder is None:
+        _check(values, TrafficColumnDecoder(LIMITS, KNOWN))
     decoder = decoder or TrafficColumnDecoder(LIMITS)
     cols, rejected = decoder(values, NOW, partition=2)
+    valid = {k: v for k, v in KNOWN.items() if v < 3} if decoder._known else {}
+    assert cols.code.tolist() == [valid.get(d, -1) for d in cols.ids.tolist()]
     reasons = dict(rejected)
     rows = {int(i): k for k, i in enumerate(cols.index)}
     assert len(rows) == len(cols) and not rows.keys() & reasons.keys()
@@ -143,11 +150,12 @@ OFF_THE_ONE_CALL_PATH = [
     b'\xef\xbb\xbf{"detector_id":"D9","intersection":"A","approach":"N",'
     b'"ts":"2026-11-27T07:55:00Z","interval_s":60,"volume":1}',  # a byte order mark
 ]
+TEXT = st.sampled_from(["A01", "A01", "A01", " ", "\u3000\t", " x", "é" * 200, "é" * 201, ""])
 CLEAN = st.builds(
-    lambda i, volume, schema, spaced: orjson.dumps(
+    lambda i, place, volume, schema, spaced: orjson.dumps(
         {
-            "detector_id": f"D{i}",
-            "intersection": "A01",
+            "detector_id": f"D{i}" if i < 40 else place,
+            "intersection": place if i % 3 == 0 else "A01",
             "approach": "N",
             "ts": "2026-11-27T07:55:00+08:00",
             "interval_s": 60,
@@ -156,6 +164,7 @@ CLEAN = st.builds(
         }
     ).replace(b",", b", " if spaced else b","),
     st.integers(0, 50),
+    TEXT,
     st.one_of(st.none(), st.integers(-1, 100_001), st.floats(-1, 1e6)),
     st.sampled_from([{}, {}, {"schema": 1}, {"schema": 1.0}, {"schema": True}, {"schema": 2}]),
     st.booleans(),
