@@ -25,7 +25,7 @@ from kendali.actions import decode_action
 from kendali.city import City, load_city
 from kendali.codec import Rejected
 from kendali.records import DeadLetter, Incident
-from kendali.runtime import tune_gc
+from kendali.runtime import tune_gc, tune_gil
 from kendali.settings import Settings, load_settings
 from kendali.store import incident_json
 from sinks.redis_incidents import RedisIncidentSink
@@ -236,4 +236,5 @@ def build_flow(
     dead = op.merge("dead", dead_in, *(k.falses for k in keyed.values()))
     op.output("dlq_out", op.map("dlq_msg", dead, _dead_letter_message), sinks.deadletters)
     tune_gc(settings.flow.gc_threshold)  # last: the built flow and the city are long-lived
+    tune_gil(settings.flow.gil_switch_ms)
     return flow

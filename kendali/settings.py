@@ -115,6 +115,10 @@ class FlowSettings:
     #: Python's default of 700, with which a probe of the throughput benchmark ran 241k instead
     #: of 335k readings/s). See kendali/runtime.py.
     gc_threshold: int = 100_000
+    #: Milliseconds the dataflow's worker may hold the GIL while another thread waits for it
+    #: (0 keeps Python's 5): a Bytewax cluster's main thread asks every millisecond. See
+    #: kendali/runtime.py.
+    gil_switch_ms: int = 50
     max_message_bytes: int = 65_536
     max_future_s: int = 3600
     max_past_days: int = 365 * 30
