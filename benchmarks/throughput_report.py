@@ -60,13 +60,14 @@ def markdown(result: dict) -> str:
         "",
         "- machine CPU busy while each path ran (all processes, incl. broker and Redis, "
         f"{cores} vCPUs): " + ", ".join(f"{k} {v:.0%}" for k, v in busy.items()),
-        f"- A is the fastest of two plain loops, each run twice: one consumer for all "
-        f"partitions {_fmt(layouts.get('single'))}/s, one consumer per partition polled in turn "
+        f"- A is the faster of two plain loops: one consumer for all partitions "
+        f"{_fmt(layouts.get('single'))}/s (one run), one consumer per partition polled in turn "
         f"{_fmt(layouts.get('per_partition'))}/s",
-        "- B, C and C tuned are likewise their best run, runs interleaved: "
+        "- A per partition, B, C and C tuned are each their best run; the runs, interleaved "
+        "(A, B1, B2, C, C tuned, then again): "
         + "; ".join(
             f"{k} {', '.join(_fmt(r) for r in result['paths'][k]['runs'])}"
-            for k in ("B1", "B2", "C", "C-tuned")
+            for k in ("A", "B1", "B2", "C", "C-tuned")
             if result["paths"].get(k, {}).get("runs")
         ),
         f"- B/A = **{result['kendali_vs_limit']:.3f}** (target ≥ 0.8), "
