@@ -118,7 +118,7 @@ class TrafficColumnDecoder:
         self.limits = limits
         self._known = {k: v for k, v in (known or {}).items() if _valid_text(k)}
         self._texts: set[str] = set()
-        self._times: dict[str, tuple[float, int]] = {}
+        self._times = _Times()
 
     def __call__(
         self, values: list[bytes | None], now: datetime, partition: int | None = None
@@ -226,17 +226,10 @@ class TrafficColumnDecoder:
         self, column: list[Any], now: datetime, bad: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Epoch seconds and UTC offsets (µs); rows out of range or unparsable are bad."""
-        times = self._times
         if set(map(type, column)) != {str}:
             bad |= _mask(column, lambda v: type(v) is str)
             column = [v if type(v) is str else "" for v in column]
-        for text in set(column) - times.keys():
-            if len(times) > _CACHE_MAX:
-                times.clear()
-            times[text] = _parse_ts(text)
-        parsed = list(map(times.__getitem__, column))
-        t = np.fromiter(map(itemgetter(0), parsed), np.float64, len(parsed))
-        offset = np.fromiter(map(itemgetter(1), parsed), np.int64, len(parsed))
+        t, offset = self._times(column)
         lo = (now - self.limits.max_past).timestamp()
         hi = (now + self.limits.max_future).timestamp()
         bad |= ~((t >= lo) & (t <= hi))  # NaN (unparsable) is never in range
@@ -259,6 +252,42 @@ class TrafficColumnDecoder:
         more = TrafficColumns.from_readings(extra, cols.partition, np.array(where, np.int64))
         both = TrafficColumns.concat([cols, more])
         return both.take(np.argsort(both.index, kind="stable")), rejected
+
+
+class _Times:
+    """Timestamp texts parsed once each: a number per distinct text, and epoch seconds and UTC
+    offsets by number, so that a column takes one dictionary lookup a row (bounded: all are
+    dropped beyond ``_CACHE_MAX`` texts).
+
+    >>> times = _Times()
+    >>> t, offset = times(["2026-11-27T08:05:00+08:00", "nope", "2026-11-27T08:05:00+08:00"])
+    >>> t.tolist()[::2], offset.tolist()
+    ([1795737900.0, 1795737900.0], [28800000000, 0, 28800000000])
+    """
+
+    def __init__(self):
+        self.number: dict[str, int] = {}
+        self.t = np.empty(0, np.float64)
+        self.offset = np.empty(0, np.int64)
+
+    def __call__(self, column: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            rows = np.fromiter(map(self.number.__getitem__, column), np.int64, len(column))
+        except KeyError:  # texts not seen yet
+            self._add(set(column))
+            rows = np.fromiter(map(self.number.__getitem__, column), np.int64, len(column))
+        return self.t[rows], self.offset[rows]
+
+    def _add(self, column: set[str]) -> None:
+        texts = list(column - self.number.keys())
+        if len(self.number) + len(texts) > _CACHE_MAX:
+            self.__init__()  # start afresh, with the whole column
+            texts = list(column)
+        start = len(self.number)
+        self.number.update({text: start + k for k, text in enumerate(texts)})
+        parsed = [_parse_ts(text) for text in texts]
+        self.t = np.concatenate([self.t, np.array([t for t, _ in parsed], np.float64)])
+        self.offset = np.concatenate([self.offset, np.array([o for _, o in parsed], np.int64)])
 
 
 def _parse_ts(text: str) -> tuple[float, int]:

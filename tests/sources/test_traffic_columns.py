@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kendali.codec import Rejected, decode_traffic
+from sources import traffic_columns
 from sources.traffic_columns import TrafficColumnDecoder
 from tests.sources.test_kafka_decode import LIMITS, NOW, RAW, READING
 
@@ -201,3 +202,12 @@ def test_a_clean_batch_is_parsed_in_one_call():
     assert decoder._wire(values) is not None
     assert decoder._wire([*values, _reading(lane=2)]) is None  # a field outside the schema
     _check(values, decoder)
+
+
+def test_a_full_timestamp_cache_starts_afresh_and_stays_right(monkeypatch):
+    monkeypatch.setattr(traffic_columns, "_CACHE_MAX", 3)
+    decoder = TrafficColumnDecoder(LIMITS)
+    for first in range(0, 40, 4):  # 5 distinct times a batch, one shared with the batch before
+        minutes = range(first, first + 5)
+        _check([_reading(ts=(NOW - timedelta(minutes=m)).isoformat()) for m in minutes], decoder)
+        assert len(decoder._times.number) <= 5
