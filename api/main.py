@@ -61,15 +61,14 @@ def create_app(settings: Settings | None = None, city: City | None = None) -> Fa
         summary="Real-time incidents for a city command centre",
         lifespan=lifespan,
     )
-    if settings.api.cors_origins:
+    install_limits(app, settings.api)
+    if settings.api.cors_origins:  # added last, so outermost: refusals (413, 429) carry it too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-
-    install_limits(app, settings.api)
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)

@@ -90,3 +90,29 @@ def test_app_applies_the_configured_limits(isolated_settings):
         big = client.post("/api/incidents/X/actions", content=b"{" + b" " * 20_000 + b"}")
     assert codes == [201, 201, 429]
     assert big.status_code == 413
+
+
+def test_refusals_carry_cors_headers_so_a_browser_form_can_read_them(isolated_settings):
+    """A report form on another origin must see the 413 or 429 and its reason, not an opaque
+    CORS failure."""
+    origin = "https://lapor.example"
+    settings = dataclasses.replace(
+        isolated_settings,
+        api=dataclasses.replace(
+            isolated_settings.api,
+            max_body_bytes=10_000,
+            intake_burst=1,
+            intake_per_minute=1,
+            cors_origins=(origin,),
+        ),
+    )
+    form = {"service_code": "fire", "lat": "-1.2654", "long": "116.8312"}
+    headers = {"Origin": origin}
+    with TestClient(create_app(settings)) as client:
+        url = "/open311/v2/requests.json"
+        codes = [client.post(url, data=form, headers=headers) for _ in range(2)]
+        big = client.post(url, content=b"x" * 20_000, headers=headers)
+    assert [r.status_code for r in codes] == [201, 429]
+    assert big.status_code == 413
+    for response in (*codes, big):
+        assert response.headers.get("access-control-allow-origin") == origin
