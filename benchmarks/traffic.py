@@ -153,7 +153,9 @@ def _load(args: argparse.Namespace) -> tuple[list[TrafficReading], dict[str, Det
     with args.series.open(encoding="utf-8") as fh:
         header = fh.readline()
     if header.startswith("scats_site"):
-        readings = scats.read_wide(args.series)
+        readings, refused = scats.read_wide(args.series)
+        if refused:
+            raise ValueError(f"{args.series}: {len(refused)} cells refused, first {refused[0]}")
         locations = args.series.parent / "scats_locations.csv"
         known = scats.scats_detectors(locations) if locations.exists() else {}
         return readings, known, scats.MELBOURNE

@@ -34,9 +34,10 @@ def _atcs(settings: Settings, args, publish: KafkaPublisher) -> None:
     from sources.scats import read_long, read_wide, replay
 
     tz = ZoneInfo(args.tz)
-    readings = read_wide(args.source, tz) if args.format == "wide" else read_long(args.source, tz)
+    read = read_wide if args.format == "wide" else read_long
+    readings, refused = read(args.source, tz)
     sent = replay(readings, lambda k, v: publish("traffic", k, v), speedup=args.speedup)
-    _report("atcs", sent, (), settings.topics.traffic)
+    _report("atcs", sent, refused, settings.topics.traffic)
 
 
 def _reports(settings: Settings, args, publish: KafkaPublisher) -> None:

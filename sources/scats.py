@@ -114,28 +114,46 @@ def write_detectors_csv(detectors: dict[str, Detector], path: str | Path) -> int
     return len(detectors)
 
 
-def read_wide(path: str | Path, tz: tzinfo = MELBOURNE) -> list[TrafficReading]:
-    """Readings of a wide export (``scats_site, location, lat, lon, date, HH:MM...``) in time order.
+def read_wide(path: str | Path, tz: tzinfo = MELBOURNE) -> tuple[list[TrafficReading], list[str]]:
+    """Readings of a wide export (``scats_site, location, lat, lon, date, HH:MM...``) in time
+    order, and the cells refused (``"line N ..."``: a short row, a bad date, a count that is not
+    a number); the rest of the file is read all the same.
 
     Empty cells are gaps (no reading). Bin labels are local wall-clock times in ``tz``.
     """
-    out = []
+    out, refused = [], []
     with Path(path).open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        header = next(reader)
+        header = next(reader, [])
+        _require(path, header, ("scats_site", "location", "date"))
         bins = [(i, h) for i, h in enumerate(header) if re.fullmatch(r"\d\d:\d\d", h)]
         step = _bin_seconds([h for _, h in bins])
         col = {h: i for i, h in enumerate(header)}
-        for row in reader:
+        for line, row in enumerate(reader, start=2):
+            if len(row) < len(header):
+                refused.append(f"line {line}: {len(row)} cells, the header has {len(header)}")
+                continue
             site, loc = row[col["scats_site"]], row[col["location"]]
             det, (_, leg, _) = detector_id(site, loc), approach(loc)
             day = row[col["date"]]
             for i, hhmm in bins:
-                if row[i].strip():
+                if not row[i].strip():
+                    continue
+                try:
                     ts = datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=tz)
-                    out.append(TrafficReading(det, site, leg, ts, step, float(row[i]), None, None))
+                    volume = float(row[i])
+                except ValueError as exc:
+                    refused.append(f"line {line}, {day} {hhmm}: {exc}")
+                    continue
+                out.append(TrafficReading(det, site, leg, ts, step, volume, None, None))
     out.sort(key=lambda r: (r.ts.timestamp(), r.detector_id))
-    return out
+    return out, refused
+
+
+def _require(path: str | Path, header: list[str], names: Iterable[str]) -> None:
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {', '.join(missing)} in the header {header}")
 
 
 def _bin_seconds(labels: list[str]) -> int:
@@ -145,30 +163,42 @@ def _bin_seconds(labels: list[str]) -> int:
     return int((b - a).total_seconds())
 
 
-def read_long(path: str | Path, tz: tzinfo, interval_s: int = 900) -> list[TrafficReading]:
+def read_long(
+    path: str | Path, tz: tzinfo, interval_s: int = 900
+) -> tuple[list[TrafficReading], list[str]]:
     """Readings of a long export: ``site, location`` (or ``detector_id``), ``timestamp``,
-    ``volume`` and optionally ``occupancy``, ``speed``, ``interval_s``; in time order."""
-    out = []
+    ``volume`` and optionally ``occupancy``, ``speed``, ``interval_s``; in time order, and the
+    rows refused (``"line N: ..."``), the rest read all the same."""
+    out, refused = [], []
     with Path(path).open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            det = row.get("detector_id") or detector_id(row["scats_site"], row["location"])
-            leg = approach(row["location"])[1] if row.get("location") else ""
-            ts = datetime.fromisoformat(row["timestamp"])
-            ts = ts if ts.tzinfo else ts.replace(tzinfo=tz)
-            out.append(
-                TrafficReading(
-                    det,
-                    row.get("scats_site", det),
-                    leg,
-                    ts,
-                    int(row.get("interval_s") or interval_s),
-                    _num(row.get("volume")),
-                    _num(row.get("occupancy")),
-                    _num(row.get("speed")),
-                )
-            )
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        _require(path, header, ("timestamp",))
+        if "detector_id" not in header:
+            _require(path, header, ("scats_site", "location"))
+        for line, row in enumerate(reader, start=2):
+            try:
+                out.append(_long_reading(row, tz, interval_s))
+            except (TypeError, ValueError) as exc:  # TypeError: a short row's missing cells
+                refused.append(f"line {line}: {exc}")
     out.sort(key=lambda r: (r.ts.timestamp(), r.detector_id))
-    return out
+    return out, refused
+
+
+def _long_reading(row: dict[str, str | None], tz: tzinfo, interval_s: int) -> TrafficReading:
+    det = row.get("detector_id") or detector_id(row["scats_site"], row["location"])
+    leg = approach(row["location"])[1] if row.get("location") else ""
+    ts = datetime.fromisoformat(row["timestamp"])
+    return TrafficReading(
+        det,
+        row.get("scats_site") or det,
+        leg,
+        ts if ts.tzinfo else ts.replace(tzinfo=tz),
+        int(row.get("interval_s") or interval_s),
+        _num(row.get("volume")),
+        _num(row.get("occupancy")),
+        _num(row.get("speed")),
+    )
 
 
 def _num(text: str | None) -> float | None:

@@ -50,6 +50,23 @@ def test_import_reports_csv_pseudonymises_and_refuses_bad_rows(env, tmp_path, ca
 
 
 @pytest.mark.integration
+def test_import_atcs_long_csv_publishes_good_rows_and_names_the_refused(env, tmp_path, capsys):
+    csv = tmp_path / "counts.csv"
+    csv.write_text(
+        "detector_id,timestamp,volume,occupancy\n"
+        "BPN-001,2026-11-27T08:00:00+08:00,12,30.5\n"
+        "BPN-002,2026-11-27 08:05,many,\n"
+        "BPN-003,2026-11-27 08:05,7,\n"
+    )
+    assert main(["import", "atcs", str(csv), "--format", "long", "--tz", "Asia/Makassar"]) == 0
+    msgs = consume(env, env.topics.traffic)
+    assert sorted(m.key() for m in msgs) == [b"BPN-001", b"BPN-003"]
+    assert orjson.loads(msgs[0].value())["ts"].endswith("+08:00")
+    err = capsys.readouterr().err
+    assert "1 rows refused" in err and "line 3: could not convert string to float: 'many'" in err
+
+
+@pytest.mark.integration
 def test_import_cap_file_and_refuse_malformed(env, tmp_path, capsys):
     sample = sorted((ROOT / "tests" / "fixtures" / "cap").glob("*.xml"))[0]
     assert main(["import", "cap", str(sample)]) == 0

@@ -23,8 +23,8 @@ WIDE = """scats_site,location,lat,lon,date,00:00,00:15,00:30
 def test_wide_export_gives_readings_in_time_order_with_gaps_skipped(tmp_path):
     path = tmp_path / "wide.csv"
     path.write_text(WIDE)
-    rs = scats.read_wide(path)
-    assert len(rs) == 5 and [r.ts for r in rs] == sorted(r.ts for r in rs)
+    rs, refused = scats.read_wide(path)
+    assert refused == [] and len(rs) == 5 and [r.ts for r in rs] == sorted(r.ts for r in rs)
     first = rs[0]
     assert (first.detector_id, first.approach, first.interval_s, first.volume) == (
         "SCATS-0970-E-HIGH_STREET_RD",
@@ -42,11 +42,39 @@ def test_long_export_accepts_detector_ids_and_all_measures(tmp_path):
         "detector_id,timestamp,volume,occupancy,speed,interval_s\n"
         "D2,2026-11-27T08:05:00+08:00,10,5.5,40,300\nD1,2026-11-27 08:00:00,12,,,\n"
     )
-    rs = scats.read_long(path, scats.ZoneInfo("Asia/Makassar"))
+    rs, refused = scats.read_long(path, scats.ZoneInfo("Asia/Makassar"))
+    assert refused == []
     assert [(r.detector_id, r.interval_s, r.occupancy) for r in rs] == [
         ("D1", 900, None),
         ("D2", 300, 5.5),
     ]
+
+
+def test_bad_cells_and_rows_are_refused_with_their_line_and_the_rest_is_read(tmp_path):
+    wide = tmp_path / "wide.csv"
+    wide.write_text(WIDE + "0971,BURKE_RD S OF BARKERS_RD,-37.8,145.0,2006-10-02,4,n/a,6\n0972,X\n")
+    rs, refused = scats.read_wide(wide)
+    assert len(rs) == 7
+    assert refused[0].startswith("line 4, 2006-10-02 00:15: could not convert string to float")
+    assert refused[1] == "line 5: 2 cells, the header has 8"
+    long = tmp_path / "long.csv"
+    long.write_text(
+        "detector_id,timestamp,volume\nD1,2026-11-27T08:00:00+08:00,12\n"
+        "D2,yesterday,3\nD3,2026-11-27T08:00:00+08:00,many\nD4\n"
+    )
+    rs, refused = scats.read_long(long, scats.ZoneInfo("Asia/Makassar"))
+    assert [r.detector_id for r in rs] == ["D1"]
+    assert [r.split(":")[0] for r in refused] == ["line 3", "line 4", "line 5"]
+    assert "yesterday" in refused[0] and "many" in refused[1]
+
+
+def test_a_file_without_the_needed_columns_is_refused_whole(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("site,when,volume\nS1,2026-11-27T08:00:00+08:00,3\n")
+    with pytest.raises(ValueError, match="no column"):
+        scats.read_long(path, scats.ZoneInfo("Asia/Makassar"))
+    with pytest.raises(ValueError, match="scats_site, location, date"):
+        scats.read_wide(path)
 
 
 def test_replay_encodes_with_the_codec_and_paces_by_event_time():
@@ -70,8 +98,8 @@ def test_real_export_maps_onto_its_registry():
     assert len(dets) == 139
     linked = [d for d in dets.values() if d.upstream]
     assert linked and all(dets[d.upstream].downstream for d in linked)
-    rs = scats.read_wide(SCATS / "scats_volume_15min_wide.csv")
-    assert len(rs) > 390_000 and {r.detector_id for r in rs} <= set(dets)
+    rs, refused = scats.read_wide(SCATS / "scats_volume_15min_wide.csv")
+    assert refused == [] and len(rs) > 390_000 and {r.detector_id for r in rs} <= set(dets)
 
 
 @pytest.mark.skipif(not SCATS.is_dir(), reason=f"SCATS export not found at {SCATS}")
