@@ -64,6 +64,7 @@ FULL = {
     "state_detectors": 100_000,
     "ablations": ("detect", "detect+sinks"),
     "repeats": 3,
+    "latency_seconds": None,
 }
 QUICK = {
     "detectors": 500,
@@ -76,6 +77,7 @@ QUICK = {
     "state_detectors": 1_000,
     "ablations": (),
     "repeats": 1,
+    "latency_seconds": None,
 }
 SEED = 7
 #: Planted incidents in the identity topic: one corridor in this many detectors.
@@ -96,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--readings", type=int, help="readings in the main topic (default 2,000,000)")
     p.add_argument("--detectors", type=int, help="synthetic detectors (default 10,000)")
     p.add_argument("--seconds", type=float, help="measure each flow at most this long")
+    p.add_argument(
+        "--latency-seconds",
+        type=float,
+        help="pace the latency phase for this long (default: one incident's rounds, a burst)",
+    )
     p.add_argument("--bootstrap", help="use this Kafka broker instead of starting one")
     p.add_argument("--redis-url", help="use this Redis instead of starting one")
     return p
@@ -197,7 +204,7 @@ def _identity(bootstrap, redis_url, tag, sizes, workdir, by_corridor) -> tuple[d
 
 def _sizes(args) -> dict:
     sizes = dict(QUICK if args.quick else FULL)
-    for name in ("readings", "detectors", "seconds"):
+    for name in ("readings", "detectors", "seconds", "latency_seconds"):
         if getattr(args, name) is not None:
             sizes[name] = getattr(args, name)
     sizes["rounds"] = max(1, sizes["readings"] // sizes["detectors"])
@@ -277,6 +284,7 @@ def run(args) -> dict:
             seed=SEED,
             rate=0.5 * paths["B1"]["rps"],
             progress=_progress,
+            seconds=sizes["latency_seconds"],
         )
         _progress(f"latency: {latency}")
     result.update(_summary(paths, examples, identity, latency, produced, sizes))

@@ -2,8 +2,9 @@
 
 The flow (one process, production sinks, tailing its topic) first catches up on a pre-loaded
 warm-up so that every detector has a baseline, then a paced producer sends the following rounds
-at a fixed rate, stamping the wall time at which each reading of a planted incident was handed
-to the producer. An incident's latency is the time from the production of the reading that
+at a fixed rate for ``seconds`` (sustained load, with the planted incidents' onsets spread over
+it), stamping the wall time at which each reading of a planted incident was handed to the
+producer. An incident's latency is the time from the production of the reading that
 opened it (named in its first version's evidence, ``atcs:<detector>@<ts>``) to the moment Redis
 appended that version to the alert stream (the stream entry id is Redis' clock in ms).
 
@@ -15,6 +16,8 @@ when little data is waiting, which alone would add up to half a second.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 import time
 from pathlib import Path
 
@@ -43,29 +46,45 @@ LOW_LATENCY = {"fetch.wait.max.ms": 20}
 
 
 def latency_probe(
-    settings: Settings, workdir: Path, *, detectors: int, seed: int, rate: float, progress
+    settings: Settings,
+    workdir: Path,
+    *,
+    detectors: int,
+    seed: int,
+    rate: float,
+    progress,
+    seconds: float | None = None,
 ) -> dict:
-    """Latency percentiles (ms) of incident opening at ``rate`` readings/s."""
+    """Latency percentiles (ms) of incident opening at ``rate`` readings/s, paced for about
+    ``seconds`` (``None``: just the rounds of one incident, a short burst)."""
     kafka = dataclasses.replace(settings.kafka, config={**settings.kafka.config, **LOW_LATENCY})
     settings = dataclasses.replace(settings, kafka=kafka)
-    rounds = WARM_ROUNDS + INCIDENT_ROUNDS + 6
+    paced_rounds = max(INCIDENT_ROUNDS + 6, math.ceil((seconds or 0) * rate / detectors))
+    rounds = WARM_ROUNDS + paced_rounds
     city = synthetic_city(base_city(), detectors, seed)
-    data = list(readings(city, rounds, seed, every=EVERY))
     warm = detectors * WARM_ROUNDS
-    preload(settings.kafka.bootstrap, settings.topics.traffic, data[:warm])
+    preload(
+        settings.kafka.bootstrap,
+        settings.topics.traffic,
+        itertools.islice(readings(city, rounds, seed, every=EVERY), warm),
+    )
+    # made before the clock starts: encoding them on the fly would slow the producer down
+    load = list(readings(city, rounds, seed, first_round=WARM_ROUNDS, every=EVERY))
     cfg = write_config("latency", "B", settings, workdir, detectors=detectors, seed=seed, tail=True)
     children = start_flow("B", cfg, 1, settings)
     try:
         _wait_caught_up(settings, round_ts(WARM_ROUNDS - 1).timestamp(), children)
         progress(f"  caught up on {warm:,} warm-up readings; pacing at {rate:,.0f}/s")
         heads = {f"S{h:05d}".encode() for h in incident_plan(detectors, rounds, EVERY)}
+        started = time.perf_counter()
         sent = paced(
             settings.kafka.bootstrap,
             settings.topics.traffic,
-            data[warm:],
+            load,
             rate,
             lambda key, _value: key in heads,
         )
+        took = time.perf_counter() - started
         produced = {
             f"atcs:{key.decode()}@{orjson.loads(value)['ts']}": t
             for (key, value), t in sent.items()
@@ -80,10 +99,16 @@ def latency_probe(
         for ev in entry["evidence"]
         if ev in produced
     ]
+    pacing = {
+        "rate": rate,
+        "paced_s": took,
+        "rate_achieved": len(load) / took,
+        "planted": len(heads),
+    }
     if not lat:
-        return {"p50": None, "p95": None, "p99": None, "n": 0, "rate": rate}
+        return {"p50": None, "p95": None, "p99": None, "n": 0, **pacing}
     p50, p95, p99 = (float(v) * 1000 for v in np.percentile(lat, [50, 95, 99]))
-    return {"p50": p50, "p95": p95, "p99": p99, "n": len(lat), "rate": rate}
+    return {"p50": p50, "p95": p95, "p99": p99, "n": len(lat), **pacing}
 
 
 def _alive(children) -> None:

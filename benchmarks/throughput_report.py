@@ -83,9 +83,12 @@ def markdown(result: dict) -> str:
         ),
         f"- 2 processes / 1 process: **{result['scaling']:.2f}×** (target ≥ 1.7)",
         *_cpu_lines(result.get("cpu") or {}),
-        f"- event-to-incident latency at {_fmt(lat.get('rate'))} readings/s (50 % of B): "
+        f"- event-to-incident latency at {_fmt(lat.get('rate'))} readings/s (50 % of B; "
+        f"{_fmt(lat.get('rate_achieved'))}/s achieved, "
+        f"paced for {_fmt(lat.get('paced_s'), ' s')}): "
         f"p50 {_fmt(lat['p50'], ' ms')}, p95 {_fmt(lat['p95'], ' ms')}, "
-        f"p99 {_fmt(lat['p99'], ' ms')} over {lat.get('n', 0)} incidents (target p99 ≤ 500 ms)",
+        f"p99 {_fmt(lat['p99'], ' ms')} over {lat.get('n', 0)} of {lat.get('planted', '?')} "
+        "planted incidents (target p99 ≤ 500 ms)",
         "- state per detector (pickled bank / detectors): "
         f"{_fmt(result['state_bytes_per_detector'])} B at {sizes['detectors']:,} detectors, "
         f"{_fmt(result['state_bytes_per_detector_100k'])} B at "

@@ -32,7 +32,7 @@ REQUIRED = (
 
 def test_quick_run_all_paths_agree(stack, tmp_path):
     out = tmp_path / "out"
-    argv = ["--out", str(out), "--quick", "--bootstrap", stack.bootstrap]
+    argv = ["--out", str(out), "--quick", "--bootstrap", stack.bootstrap, "--latency-seconds", "2"]
     assert main([*argv, "--redis-url", stack.redis_url]) == 0
     result = json.loads((out / "throughput.json").read_text())
     assert set(REQUIRED) <= set(result)
@@ -46,6 +46,8 @@ def test_quick_run_all_paths_agree(stack, tmp_path):
     assert result["identity"]["corridor"]["incidents"] >= 5
     assert result["latency_ms"]["n"] > 0
     assert set(result["latency_ms"]) >= {"p50", "p95", "p99"}
+    latency = result["latency_ms"]  # paced for about 2 s: sustained, not a burst
+    assert latency["paced_s"] > 1.0 and latency["planted"] >= latency["n"]
     assert (out / "throughput.png").read_bytes()[:4] == b"\x89PNG"
     assert "| B Kendali" in (out / "throughput.md").read_text()
 
