@@ -25,6 +25,13 @@ def consume(settings, topic: str) -> list:
     return msgs
 
 
+def _import(tmp_path, kind: str, text: str, *flags: str) -> int:
+    """``kendali import KIND`` of a CSV file holding ``text``."""
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(text)
+    return main(["import", kind, str(path), "--tz", "Asia/Makassar", *flags])
+
+
 @pytest.fixture
 def env(isolated_settings, monkeypatch):
     for name, value in isolated_settings.to_env().items():
@@ -34,14 +41,13 @@ def env(isolated_settings, monkeypatch):
 
 @pytest.mark.integration
 def test_import_reports_csv_pseudonymises_and_refuses_bad_rows(env, tmp_path, capsys):
-    csv = tmp_path / "calls.csv"
-    csv.write_text(
+    calls = (
         "created_at,lat,lon,category,text,phone\n"
         "2026-11-27 08:01,-1.2560,116.8265,fire,kebakaran,+62 812 1111 2222\n"
         "2026-11-27 08:02,-1.2561,116.8266,,asap tebal,0812 3333 4444\n"
         "yesterday,-1.2,116.8,fire,bad time,\n"
     )
-    assert main(["import", "reports", str(csv), "--tz", "Asia/Makassar"]) == 0
+    assert _import(tmp_path, "reports", calls) == 0
     msgs = consume(env, env.topics.complaints)
     assert len(msgs) == 2
     assert all(b"1111" not in m.value() and b"3333" not in m.value() for m in msgs)
@@ -51,14 +57,13 @@ def test_import_reports_csv_pseudonymises_and_refuses_bad_rows(env, tmp_path, ca
 
 @pytest.mark.integration
 def test_import_atcs_long_csv_publishes_good_rows_and_names_the_refused(env, tmp_path, capsys):
-    csv = tmp_path / "counts.csv"
-    csv.write_text(
+    counts = (
         "detector_id,timestamp,volume,occupancy\n"
         "BPN-001,2026-11-27T08:00:00+08:00,12,30.5\n"
         "BPN-002,2026-11-27 08:05,many,\n"
         "BPN-003,2026-11-27 08:05,7,\n"
     )
-    assert main(["import", "atcs", str(csv), "--format", "long", "--tz", "Asia/Makassar"]) == 0
+    assert _import(tmp_path, "atcs", counts, "--format", "long") == 0
     msgs = consume(env, env.topics.traffic)
     assert sorted(m.key() for m in msgs) == [b"BPN-001", b"BPN-003"]
     assert orjson.loads(msgs[0].value())["ts"].endswith("+08:00")
