@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 
 from confluent_kafka import Producer
 
 from kendali.stack import create_topics
-from sources.kafka_batches import LAG, KafkaBatchSource, MessageBatch
+from sources.kafka_batches import IDLE_BACKOFF, LAG, KafkaBatchSource, MessageBatch
 
 
 def _topic(stack, count: int) -> str:
@@ -56,7 +57,10 @@ def test_a_tailing_source_waits_for_more(stack):
     while len(got) < 2 and time.monotonic() < deadline:
         got.extend(m.value() for b in part.next_batch() for m in b.messages)
     assert got == [b"0", b"2"]
+    assert part.next_awake() is None  # it had data: look again at once
     assert part.next_batch() == []  # no end of partition in tail mode: just nothing yet
+    # an idle partition is not polled again at once, and the poll did not wait in librdkafka
+    assert part.next_awake() - datetime.now(UTC) <= IDLE_BACKOFF
     part.close()
 
 
