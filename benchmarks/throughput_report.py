@@ -40,6 +40,16 @@ def _diff(identity: dict) -> str:
     return f"; differing versions: {'; '.join(diffs[:3])}" if diffs else ""
 
 
+def _broker_line(broker: dict | None) -> list[str]:
+    if not broker:
+        return []
+    return [
+        "- the broker alone (the same readings, producer and rate, a plain consumer in another "
+        f"process): p50 {_fmt(broker['p50'], ' ms')}, p95 {_fmt(broker['p95'], ' ms')}, "
+        f"p99 {_fmt(broker['p99'], ' ms')} over {_fmt(broker['n'])} readings"
+    ]
+
+
 def markdown(result: dict) -> str:
     """The summary table and the method, as ``throughput.md``."""
     m, lat, sizes = result["machine"], result["latency_ms"], result["sizes"]
@@ -89,6 +99,7 @@ def markdown(result: dict) -> str:
         f"p50 {_fmt(lat['p50'], ' ms')}, p95 {_fmt(lat['p95'], ' ms')}, "
         f"p99 {_fmt(lat['p99'], ' ms')} over {lat.get('n', 0)} of {lat.get('planted', '?')} "
         "planted incidents (target p99 ≤ 500 ms)",
+        *_broker_line(lat.get("broker")),
         "- state per detector (pickled bank / detectors): "
         f"{_fmt(result['state_bytes_per_detector'])} B at {sizes['detectors']:,} detectors, "
         f"{_fmt(result['state_bytes_per_detector_100k'])} B at "

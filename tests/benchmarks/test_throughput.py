@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.throughput import main
 from benchmarks.throughput_data import base_city, readings, synthetic_city
+from benchmarks.throughput_latency import _judged
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +49,9 @@ def test_quick_run_all_paths_agree(stack, tmp_path):
     assert set(result["latency_ms"]) >= {"p50", "p95", "p99"}
     latency = result["latency_ms"]  # paced for about 2 s: sustained, not a burst
     assert latency["paced_s"] > 1.0 and latency["planted"] >= latency["n"]
+    broker = latency["broker"]  # the same readings to a plain consumer: every stamped one came
+    assert broker["n"] == broker["sent"] > 0
+    assert "the broker alone" in (out / "throughput.md").read_text()
     assert (out / "throughput.png").read_bytes()[:4] == b"\x89PNG"
     assert "| B Kendali" in (out / "throughput.md").read_text()
 
@@ -58,6 +62,12 @@ def test_readings_are_deterministic_and_plant_incidents():
     assert first == list(readings(city, 45, seed=3, every=10))
     occupancies = [json.loads(v)["occupancy"] for _, v in first]
     assert occupancies.count(85.0) == 5 * 6  # five corridors, six anomalous rounds each
+
+
+def test_latency_counts_only_incidents_the_detectors_can_judge():
+    # 06:30 is judged (the 06:00 hour bin saw 30 warm-up readings); 07:04 is not (4 readings)
+    assert _judged(30) and not _judged(64)
+    assert _judged(24 * 60 + 64)  # the next day the 07:00 bin is mature
 
 
 def test_bad_arguments_fail_with_one_line(capsys, tmp_path):
