@@ -46,6 +46,7 @@ from benchmarks.throughput_run import (
     incident_log,
     machine,
     run_flow,
+    run_flows_at_once,
 )
 from detectors.traffic import TrafficBank
 from kendali.codec import decode_traffic
@@ -220,7 +221,7 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
     single = consume_limit(bootstrap, topic)  # one consumer for all partitions: the slower loop
     _progress(f"A, one consumer: {single['rps']:,.0f} readings/s")
     common = dict(detectors=sizes["detectors"], seed=SEED, seconds=sizes["seconds"])
-    runs: dict[str, list[dict]] = {"A": [], "B1": [], "B2": [], "C": [], "C-tuned": []}
+    runs: dict[str, list[dict]] = {k: [] for k in ("A", "B1", "B2", "B1-pair", "C", "C-tuned")}
     for rep in range(sizes["repeats"]):  # interleaved, so that a slow spell hits all alike
         runs["A"].append(consume_limit(bootstrap, topic, per_partition=True))
         _progress(f"A, one consumer per partition: {runs['A'][-1]['rps']:,.0f} readings/s")
@@ -230,6 +231,8 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
                 run_flow(f"{key}-{rep}", "B", main, workdir, processes=procs, **common)
             )
             _progress(f"B ({procs} process(es)): {runs[key][-1]['rps']:,.0f} readings/s")
+        runs["B1-pair"].append(_pair(main, workdir, f"B1-pair-{rep}", common))
+        _progress(f"B1 twice at once: {runs['B1-pair'][-1]['rps']:,.0f} readings/s together")
         if rep < 2:
             for key, tuned in (("C", False), ("C-tuned", True)):
                 runs[key].append(
@@ -245,6 +248,24 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
         ablations[ablate] = run_flow(f"B-{ablate}", "B", main, workdir, **common, ablate=ablate)
         _progress(f"B without {ablate}: {ablations[ablate]['rps']:,.0f} readings/s")
     return paths, ablations
+
+
+def _pair(main: Settings, workdir: Path, name: str, common: dict) -> dict:
+    """Two independent 1-process B runs at once, each reading the whole topic into a Redis
+    prefix of its own: their CPU per reading is B1's work with a second busy process beside
+    it, the baseline for what the 2-process cluster itself adds."""
+    twin = dataclasses.replace(main.redis, prefix=f"{main.redis.prefix}-twin")
+    pair = [(f"{name}-a", main), (f"{name}-b", dataclasses.replace(main, redis=twin))]
+    one, two = run_flows_at_once(pair, "B", workdir, **common)
+    us = [r.get("flow_cpu_us_per_reading") for r in (one, two)]
+    return {
+        "rps": one["rps"] + two["rps"],
+        "processed": one["processed"],
+        "machine_cpu_busy": one.get("machine_cpu_busy"),
+        "flow_cpu_cores": (one.get("flow_cpu_cores") or 0) + (two.get("flow_cpu_cores") or 0),
+        "flow_cpu_us_per_reading": sum(us) / 2 if None not in us else None,
+        "each": [one, two],
+    }
 
 
 def _best(runs: list[dict]) -> dict:
@@ -334,6 +355,10 @@ def _cpu(paths: dict) -> dict:
 
     ``scaling_with_free_cores`` is a projection, not a measurement: the rate 2 processes would
     reach if each had the CPU that 1 process used here, at the CPU per reading they needed.
+    ``co_run_cost`` is what a second busy process beside it costs B1 per reading on this
+    machine (two B1 runs at once against one alone); ``cluster_own_cost`` is what the cluster
+    adds beyond that (B2 against the pair), and ``scaling_without_co_run_cost`` projects 2
+    processes on a machine where a second process costs nothing.
     """
     cpus = os.cpu_count() or 1
     out: dict = {"flow_cores": {}, "other_cores": {}, "us_per_reading": {}}
@@ -349,6 +374,11 @@ def _cpu(paths: dict) -> dict:
     if one and two:
         out["cluster_cost"] = two / one
         out["scaling_with_free_cores"] = 2 * one / two
+    pair = out["us_per_reading"].get("B1-pair")
+    if one and two and pair:
+        out["co_run_cost"] = pair / one
+        out["cluster_own_cost"] = two / pair
+        out["scaling_without_co_run_cost"] = 2 * pair / two
     return out
 
 

@@ -74,10 +74,10 @@ def markdown(result: dict) -> str:
         f"{_fmt(layouts.get('single'))}/s (one run), one consumer per partition polled in turn "
         f"{_fmt(layouts.get('per_partition'))}/s",
         "- A per partition, B, C and C tuned are each their best run; the runs, interleaved "
-        "(A, B1, B2, C, C tuned, then again): "
+        "(A, B1, B2, B1 twice at once, C, C tuned, then again): "
         + "; ".join(
             f"{k} {', '.join(_fmt(r) for r in result['paths'][k]['runs'])}"
-            for k in ("A", "B1", "B2", "C", "C-tuned")
+            for k in ("A", "B1", "B2", "B1-pair", "C", "C-tuned")
             if result["paths"].get(k, {}).get("runs")
         ),
         f"- B/A = **{result['kendali_vs_limit']:.3f}** (target ≥ 0.8), "
@@ -140,6 +140,14 @@ def _cpu_lines(cpu: dict) -> list[str]:
             f"- 2 processes need {cpu['cluster_cost']:.2f}× the CPU per reading of 1; given "
             f"the cores 1 process used here each, they would reach "
             f"{cpu['scaling_with_free_cores']:.2f}× (projection, not measured)"
+        )
+    if "co_run_cost" in cpu:
+        lines.append(
+            f"- two 1-process runs at once need {cpu['co_run_cost']:.2f}× the CPU per reading of "
+            f"one alone (the machine's cost of a second busy process); the cluster adds "
+            f"{cpu['cluster_own_cost']:.2f}× beyond that, so where a second process costs "
+            f"nothing 2 processes would reach {cpu['scaling_without_co_run_cost']:.2f}× "
+            "(projection, not measured)"
         )
     return lines
 

@@ -41,6 +41,8 @@ def test_quick_run_all_paths_agree(stack, tmp_path):
     for path in ("A", "B1", "B2", "C"):
         assert counts[path] == counts["produced"], path
     assert counts["D"] > 0
+    pair = result["paths"]["B1-pair"]["each"]  # two 1-process runs at once, each reads it all
+    assert [run["processed"] for run in pair] == [counts["produced"]] * 2
     assert set(result["workers"]) == {"1", "2"}
     assert isinstance(result["identical_across_workers"], bool)
     assert result["identical_with_corridor_keys"] is True
