@@ -88,6 +88,15 @@ class IncidentBook:
         path = Path(folder) / "fusion.toml" if folder is not None else None
         return cls(dict(routing), load_fusion_rules(path), load_lifecycle_rules(path))
 
+    def adopt(self, current: IncidentBook) -> list[Incident]:
+        """Take ``current``'s configuration (routing, fusion and lifecycle rules) after a
+        restart from a snapshot taken under an older one; returns no incidents.
+
+        The incidents held stay; each takes the new routing with its next version.
+        """
+        self.routing, self.rules, self.lifecycle = current.routing, current.rules, current.lifecycle
+        return []
+
     @property
     def incidents(self) -> dict[str, Incident]:
         """Current version of every incident the book holds."""

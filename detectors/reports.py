@@ -334,6 +334,17 @@ class ReportBank:
         #: :func:`geo.locate.locate`); counted so that none vanishes unseen.
         self.unlocated = 0
 
+    def adopt(self, city: City) -> list[Signal]:
+        """Take the city's current configuration (zones, places, routing) after a restart from
+        a snapshot taken under an older one; returns no signals.
+
+        Clusters held stay, in the plane they were measured in, and are described with the
+        new configuration from their next report (zone, agencies, nearby places).
+        """
+        self.city = city
+        self.area_m2 = _area_m2(city, self.plane)
+        return []
+
     def process(self, reports: Sequence[Complaint]) -> list[Signal]:
         out: list[Signal] = []
         for complaint in reports:

@@ -192,7 +192,13 @@ def build_flow(
     report_signals = op.stateful_batch(
         "reports_detect",
         keyed["complaints"].trues,
-        bank_builder(lambda _: ReportBank(city), TICK, ordered=by_partition, ticks=True),
+        bank_builder(
+            lambda _: ReportBank(city),
+            TICK,
+            ordered=by_partition,
+            ticks=True,
+            adopt=lambda bank, _now: bank.adopt(city),
+        ),
     )
     warning_signals = op.flat_map(
         "cap_signals",
@@ -212,6 +218,10 @@ def build_flow(
     flushes = op.filter_map("series_flush", signals, lambda x: [] if type(x) is Tick else None)
     op.output("series_out", op.merge("series_all", series, flushes), sinks.series)
     routing = dict(city.routing)
+
+    def book() -> IncidentBook:
+        return IncidentBook.for_city(routing, city.folder)
+
     incidents = op.key_rm(
         "incidents_out",
         op.stateful_batch(
@@ -222,9 +232,10 @@ def build_flow(
                 op.map("actions_by_zone", by_stream["actions"], route.action),
             ),
             bank_builder(
-                lambda _: IncidentBook.for_city(routing, city.folder),
+                lambda _: book(),
                 TICK,
                 ordered={"max_wait": FUSION_WAIT},
+                adopt=lambda held, _now: held.adopt(book()),
             ),
         ),
     )

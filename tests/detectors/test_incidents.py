@@ -153,3 +153,14 @@ def test_faults_never_fuse():
     a = replace(flood_scene()[2], kind="fault", category="detector_fault", episode="f1")
     c = replace(a, episode="f2", key="atcs:other")
     assert b.apply(a)[0].id != b.apply(c)[0].id
+
+
+def test_a_restored_book_takes_the_current_routing_with_the_next_version():
+    old = IncidentBook.for_city({**CITY.routing, "flood": ("dinsos",)}, CITY.folder)
+    [first] = old.process(flood_scene()[:1])
+    assert first.agencies == ("dinsos",)
+    restored = pickle.loads(pickle.dumps(old))  # a snapshot taken under the old routing.toml
+    assert restored.adopt(book()) == []  # nothing is re-issued at the restart itself
+    [second] = restored.process(flood_scene()[1:2])
+    assert (second.id, second.version) == (first.id, 2)  # the same incident goes on
+    assert second.agencies == CITY.routing["flood"]

@@ -203,3 +203,15 @@ def test_a_cold_bank_asks_for_more_evidence_than_a_warm_one(city):
     warm = ReportBank(city)
     warm.process([dataclasses.replace(c, text="banjir") for c in background(500, hours=48)])
     assert [s.state for s in warm.process(three)] == ["open"]
+
+
+def test_a_restored_bank_describes_held_clusters_with_the_current_city(city):
+    old = dataclasses.replace(city, routing={**city.routing, "fire": ("satpolpp",)})
+    bank = ReportBank(old)
+    first = bank.process(burst("f", 5))
+    restored = pickle.loads(pickle.dumps(bank))  # a snapshot taken under the old routing.toml
+    assert restored.adopt(city) == []
+    later = restored.process(burst("g", 5, start=T0 + timedelta(minutes=21), seed=2))
+    assert {s.key for s in later} == {first[-1].key}  # the held cluster goes on
+    assert "satpolpp" in first[-1].agencies
+    assert later[-1].agencies == city.agencies_for("fire", later[-1].zone)
