@@ -30,6 +30,7 @@ class IncidentOut(BaseModel):
     explanation: str
     area: list[list[float]] | None = None
     signal_count: int = 1
+    merged_into: str | None = None
 
 
 class IncidentList(BaseModel):

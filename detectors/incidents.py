@@ -133,6 +133,7 @@ class IncidentBook:
             score=max(cur.score, fused.score),
             explanation=prefix + fused.explanation,
             area=fused.area,
+            merged_into=case.merged_into,
         )
         case.incident = incident
         return incident

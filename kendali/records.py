@@ -145,6 +145,7 @@ class Incident:
 
     ``version`` increases by one with every change, so that sinks can write idempotently: a
     replayed version is recognised and ignored. ``area`` is a polygon ring of (lon, lat) pairs.
+    ``merged_into`` names the incident an operator merged this one into (status ``merged``).
     """
 
     SCHEMA = 1
@@ -169,6 +170,7 @@ class Incident:
     explanation: str
     area: tuple[tuple[float, float], ...] | None = None
     signal_count: int = 1
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ export class Details {
     fact(t.t.zone, inc.zone || t.t.outside);
     fact(t.t.agencies, inc.agencies.map((a) => this.agencies[a] || a).join(", "));
     fact("Status", t.status(inc.status));
+    if (inc.merged_into) fact(t.status("merged"), inc.merged_into);
     fact(t.t.firstSeen, t.dateTime(Date.parse(inc.first_seen)));
     fact(t.t.lastSeen, t.dateTime(Date.parse(inc.last_seen)));
     fact(`${t.t.score} · ${t.t.signals}`, `${inc.score.toFixed(2)} · ${inc.signal_count}`);

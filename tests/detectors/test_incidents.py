@@ -122,7 +122,8 @@ def test_merge_in_one_book_moves_the_evidence_and_later_signals_to_the_target():
     flood = b.apply(flood_scene()[0])[0]
     other = b.apply(sig("reports", "crime", "crime-1", 1, 116.80, -1.26))[0]
     source, target = b.apply(act(other.id, "merge", 2, into=flood.id))
-    assert (source.status, target.id) == ("merged", flood.id)
+    assert (source.status, source.merged_into, target.id) == ("merged", flood.id, flood.id)
+    assert target.merged_into is None
     assert "crime-1" in target.evidence and source.explanation.startswith("Merged into")
     follow = b.apply(sig("reports", "crime", "crime-1", 3, 116.80, -1.26, state="update"))
     assert [i.id for i in follow] == [flood.id]

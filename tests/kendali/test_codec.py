@@ -1,5 +1,6 @@
 """The wire codec refuses bad input with a reason and never raises."""
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -15,8 +16,10 @@ from kendali.codec import (
     decode_hydromet,
     decode_traffic,
     encode,
+    incident_from_dict,
 )
-from kendali.records import Complaint, HydrometReading, TrafficReading
+from kendali.records import Complaint, HydrometReading, Incident, TrafficReading
+from kendali.store import incident_json
 
 NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 TS = "2026-11-27T08:55:00+08:00"
@@ -47,6 +50,19 @@ def test_round_trip_of_every_record():
     ]
     for record, decode in records:
         assert decode(encode(record), now=ts) == record
+
+
+def test_incidents_round_trip_and_older_ones_read_without_merged_into():
+    ts = datetime(2026, 11, 27, 8, 55, tzinfo=UTC)
+    merged = Incident(
+        "INC-1", 3, "incident", "fire", "merged", "Severe", "Immediate", "Likely", -1.27, 116.83,
+        "Balikpapan Kota", ("damkar",), ("report:1",), ("reports",), ts, ts, 0.9,
+        "Merged into INC-2: fire", merged_into="INC-2",
+    )  # fmt: skip
+    stored = orjson.loads(incident_json(merged))
+    assert incident_from_dict(stored) == merged
+    del stored["merged_into"]  # as written before the field existed
+    assert incident_from_dict(stored) == dataclasses.replace(merged, merged_into=None)
 
 
 @pytest.mark.parametrize(
