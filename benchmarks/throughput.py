@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.throughput_data import base_city, readings, synthetic_city
-from benchmarks.throughput_kafka import consume_limit, preload
+from benchmarks.throughput_kafka import consume_limit, consume_limit_processes, preload
 from benchmarks.throughput_latency import latency_probe
 from benchmarks.throughput_paths import model_bytes
 from benchmarks.throughput_report import chart, markdown
@@ -221,10 +221,14 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
     single = consume_limit(bootstrap, topic)  # one consumer for all partitions: the slower loop
     _progress(f"A, one consumer: {single['rps']:,.0f} readings/s")
     common = dict(detectors=sizes["detectors"], seed=SEED, seconds=sizes["seconds"])
-    runs: dict[str, list[dict]] = {k: [] for k in ("A", "B1", "B2", "B1-pair", "C", "C-tuned")}
+    runs: dict[str, list[dict]] = {
+        k: [] for k in ("A", "A2", "B1", "B2", "B1-pair", "C", "C-tuned")
+    }
     for rep in range(sizes["repeats"]):  # interleaved, so that a slow spell hits all alike
         runs["A"].append(consume_limit(bootstrap, topic, per_partition=True))
         _progress(f"A, one consumer per partition: {runs['A'][-1]['rps']:,.0f} readings/s")
+        runs["A2"].append(consume_limit_processes(bootstrap, topic, 2))
+        _progress(f"A in 2 processes: {runs['A2'][-1]['rps']:,.0f} readings/s")
         for procs in (1, 2):
             key = f"B{procs}"
             runs[key].append(
@@ -336,6 +340,9 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
         "model_bytes_per_detector": model_bytes(),
         "workers": {"1": b, "2": b2},
         "scaling": b2 / b,
+        "limit_2_processes_rps": paths["A2"]["rps"],
+        "limit_scaling": paths["A2"]["rps"] / a,
+        "kendali_vs_limit_2_processes": b2 / paths["A2"]["rps"],
         "identical_across_workers": identity["detector"][0]["identical"],
         "identical_with_corridor_keys": identity["corridor"][0]["identical"],
         "identity": {k: {**v, "runs": runs} for k, (v, runs) in identity.items()},

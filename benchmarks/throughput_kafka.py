@@ -7,14 +7,15 @@ nothing else, until every partition reports its end.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-__all__ = ["consume_limit", "partitions", "preload", "producer"]
+__all__ = ["consume_limit", "consume_limit_processes", "partitions", "preload", "producer"]
 
 
 def producer(bootstrap: str, linger_ms: int = 20, idempotent: bool = True) -> Producer:
@@ -95,7 +96,11 @@ def partitions(bootstrap: str, topic: str) -> list[int]:
 
 
 def consume_limit(
-    bootstrap: str, topic: str, batch: int = 1000, per_partition: bool = False
+    bootstrap: str,
+    topic: str,
+    batch: int = 1000,
+    per_partition: bool = False,
+    only: Sequence[int] | None = None,
 ) -> dict:
     """Path A: consume the whole topic in batches and ``orjson.loads`` every value.
 
@@ -109,7 +114,7 @@ def consume_limit(
         "enable.auto.commit": False,
         "enable.partition.eof": True,
     }
-    parts = partitions(bootstrap, topic)
+    parts = partitions(bootstrap, topic) if only is None else list(only)
     groups = [[p] for p in parts] if per_partition else [parts]
     consumers = []
     for group in groups:
@@ -117,12 +122,12 @@ def consume_limit(
         consumer.assign([TopicPartition(topic, p, -2) for p in group])
         consumers.append(consumer)
     timeout = 0.001 if per_partition else 0.1
-    left, count, first = set(parts), 0, None
+    left, count, first, wall = set(parts), 0, None, 0.0
     while left:
         for consumer in consumers:
             msgs = consumer.consume(batch, timeout)
             if msgs and first is None:
-                first = time.perf_counter()
+                first, wall = time.perf_counter(), time.time()
             for msg in msgs:
                 err = msg.error()
                 if err is None:
@@ -135,4 +140,35 @@ def consume_limit(
     elapsed = time.perf_counter() - (first or time.perf_counter())
     for consumer in consumers:
         consumer.close()
-    return {"count": count, "seconds": elapsed, "rps": count / elapsed if elapsed else 0.0}
+    rps = count / elapsed if elapsed else 0.0
+    return {"count": count, "seconds": elapsed, "rps": rps, "first": wall, "end": wall + elapsed}
+
+
+def consume_limit_processes(bootstrap: str, topic: str, processes: int = 2) -> dict:
+    """Path A in ``processes`` processes at once, each one consumer per partition of its share
+    of the partitions (as a Bytewax cluster splits them): what plain consumers get from this
+    broker when the work is spread, against which B with as many processes is compared."""
+    parts = partitions(bootstrap, topic)
+    ctx = multiprocessing.get_context("spawn")  # no librdkafka threads forked
+    queue = ctx.Queue()
+    shares = [parts[i::processes] for i in range(processes)]
+    children = [
+        ctx.Process(target=_limit_child, args=(queue, bootstrap, topic, share)) for share in shares
+    ]
+    for child in children:
+        child.start()
+    each = [queue.get(timeout=600) for _ in children]
+    for child in children:
+        child.join()
+    count = sum(r["count"] for r in each)
+    seconds = max(r["end"] for r in each) - min(r["first"] for r in each)
+    return {
+        "count": count,
+        "seconds": seconds,
+        "rps": count / seconds if seconds > 0 else 0.0,
+        "each": [r["rps"] for r in each],
+    }
+
+
+def _limit_child(queue, bootstrap: str, topic: str, share: list[int]) -> None:
+    queue.put(consume_limit(bootstrap, topic, per_partition=True, only=share))

@@ -74,10 +74,10 @@ def markdown(result: dict) -> str:
         f"{_fmt(layouts.get('single'))}/s (one run), one consumer per partition polled in turn "
         f"{_fmt(layouts.get('per_partition'))}/s",
         "- A per partition, B, C and C tuned are each their best run; the runs, interleaved "
-        "(A, B1, B2, B1 twice at once, C, C tuned, then again): "
+        "(A, A in 2 processes, B1, B2, B1 twice at once, C, C tuned, then again): "
         + "; ".join(
             f"{k} {', '.join(_fmt(r) for r in result['paths'][k]['runs'])}"
-            for k in ("A", "B1", "B2", "B1-pair", "C", "C-tuned")
+            for k in ("A", "A2", "B1", "B2", "B1-pair", "C", "C-tuned")
             if result["paths"].get(k, {}).get("runs")
         ),
         f"- B/A = **{result['kendali_vs_limit']:.3f}** (target ≥ 0.8), "
@@ -92,6 +92,10 @@ def markdown(result: dict) -> str:
             for name, stats in result.get("ablations", {}).items()
         ),
         f"- 2 processes / 1 process: **{result['scaling']:.2f}×** (target ≥ 1.7)",
+        f"- A in 2 processes (each one consumer per partition of its half): "
+        f"{_fmt(result['limit_2_processes_rps'])}/s = **{result['limit_scaling']:.2f}×** A, "
+        "what plain consumers get from this broker when the partitions are split; "
+        f"B with 2 processes / A in 2 processes = **{result['kendali_vs_limit_2_processes']:.3f}**",
         *_cpu_lines(result.get("cpu") or {}),
         f"- event-to-incident latency at {_fmt(lat.get('rate'))} readings/s (50 % of B; "
         f"{_fmt(lat.get('rate_achieved'))}/s achieved, "

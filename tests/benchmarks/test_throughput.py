@@ -38,7 +38,7 @@ def test_quick_run_all_paths_agree(stack, tmp_path):
     result = json.loads((out / "throughput.json").read_text())
     assert set(REQUIRED) <= set(result)
     counts = result["counts"]
-    for path in ("A", "B1", "B2", "C"):
+    for path in ("A", "A2", "B1", "B2", "C"):
         assert counts[path] == counts["produced"], path
     assert counts["D"] > 0
     pair = result["paths"]["B1-pair"]["each"]  # two 1-process runs at once, each reads it all
