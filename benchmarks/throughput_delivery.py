@@ -56,8 +56,7 @@ def delivery_probe(
     """Production-to-arrival latency (ms) of the messages ``stamp`` picks, paced at ``rate``."""
     topic = f"{settings.topics.traffic}.delivery"
     create_topics(settings.kafka.bootstrap, {topic: settings.topics.partitions})
-    keys = sorted({key for key, value in load if stamp(key, value)})
-    expect = sum(1 for key, value in load if stamp(key, value))
+    stamped = [key for key, value in load if stamp(key, value)]
     out = workdir / "delivery.json"
     cfg = workdir / "delivery-config.json"
     cfg.write_bytes(
@@ -66,8 +65,8 @@ def delivery_probe(
                 "bootstrap": settings.kafka.bootstrap,
                 "topic": topic,
                 "config": {**settings.kafka.config, **settings.flow.consumer_config},
-                "keys": [k.decode() for k in keys],
-                "expect": expect,
+                "keys": sorted({k.decode() for k in stamped}),
+                "expect": len(stamped),
                 "seconds": len(load) / rate + 30,
                 "out": str(out),
             }

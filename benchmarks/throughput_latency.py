@@ -19,6 +19,7 @@ so an incident planted there would not open at that reading at all.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -118,8 +119,15 @@ def _judged(onset: int) -> bool:
     """Whether the readings that open an incident planted at round ``onset`` (the first
     ``persist``) fall in baseline bins that have seen ``min_count`` readings by then."""
     params = TrafficParams()
-    bins = [time_bin(round_ts(r), START.tzinfo) for r in range(onset + params.persist)]
+    bins = [_bin(r) for r in range(onset + params.persist)]
     return all(bins[:r].count(bins[r]) >= params.min_count for r in range(onset, len(bins)))
+
+
+@functools.cache
+def _bin(r: int) -> int:
+    """Baseline bin of round ``r`` (computed once: every planted onset asks for the rounds
+    before it)."""
+    return time_bin(round_ts(r), START.tzinfo)
 
 
 def _alive(children) -> None:
