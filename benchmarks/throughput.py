@@ -7,6 +7,10 @@ synthetic city (:mod:`benchmarks.throughput_data`) and measures:
 * A, the limit: a plain ``confluent-kafka`` batch consumer decoding with ``orjson``;
 * B, Kendali: the production city flow (:func:`flows.city.build_flow`, production sinks and
   recovery), with 1 and 2 Bytewax processes, and that both produce the same incidents;
+* B from memory (``B1-replay``, ``B2-replay``): the same flow, each process first reading its
+  partitions to the end and then replaying them from memory, so that the broker sits idle while
+  the flow runs. On a machine of few cores the broker's delivery caps B with 2 processes (A in
+  2 processes gets no more than A), and this is how the flow's own scaling shows;
 * C, the common pattern: ``stateful_map`` with a river ``GaussianScorer`` per detector, read
   and run as such a flow is written (``KafkaSource``'s batch of 1,000, Python's GC), and again
   with Kendali's ``flow.batch_size`` and ``flow.gc_threshold`` (``C-tuned``), like for like;
@@ -46,7 +50,6 @@ from benchmarks.throughput_run import (
     incident_log,
     machine,
     run_flow,
-    run_flows_at_once,
 )
 from detectors.traffic import TrafficBank
 from kendali.codec import decode_traffic
@@ -216,27 +219,29 @@ def _sizes(args) -> dict:
 
 
 def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
-    """Paths A, B (1 and 2 processes), C and B's ablations on the pre-loaded main topic."""
+    """Paths A, B (1 and 2 processes, from the broker and from memory), C and B's ablations on
+    the pre-loaded main topic."""
     bootstrap, topic = main.kafka.bootstrap, main.topics.traffic
     single = consume_limit(bootstrap, topic)  # one consumer for all partitions: the slower loop
     _progress(f"A, one consumer: {single['rps']:,.0f} readings/s")
     common = dict(detectors=sizes["detectors"], seed=SEED, seconds=sizes["seconds"])
     runs: dict[str, list[dict]] = {
-        k: [] for k in ("A", "A2", "B1", "B2", "B1-pair", "C", "C-tuned")
+        k: [] for k in ("A", "A2", "B1", "B2", "B1-replay", "B2-replay", "C", "C-tuned")
     }
     for rep in range(sizes["repeats"]):  # interleaved, so that a slow spell hits all alike
         runs["A"].append(consume_limit(bootstrap, topic, per_partition=True))
         _progress(f"A, one consumer per partition: {runs['A'][-1]['rps']:,.0f} readings/s")
         runs["A2"].append(consume_limit_processes(bootstrap, topic, 2))
         _progress(f"A in 2 processes: {runs['A2'][-1]['rps']:,.0f} readings/s")
-        for procs in (1, 2):
-            key = f"B{procs}"
+        for replay, procs in ((False, 1), (False, 2), (True, 1), (True, 2)):
+            key = f"B{procs}-replay" if replay else f"B{procs}"
             runs[key].append(
-                run_flow(f"{key}-{rep}", "B", main, workdir, processes=procs, **common)
+                run_flow(
+                    f"{key}-{rep}", "B", main, workdir, processes=procs, replay=replay, **common
+                )
             )
-            _progress(f"B ({procs} process(es)): {runs[key][-1]['rps']:,.0f} readings/s")
-        runs["B1-pair"].append(_pair(main, workdir, f"B1-pair-{rep}", common))
-        _progress(f"B1 twice at once: {runs['B1-pair'][-1]['rps']:,.0f} readings/s together")
+            how = " from memory" if replay else ""
+            _progress(f"B{how} ({procs} process(es)): {runs[key][-1]['rps']:,.0f} readings/s")
         if rep < 2:
             for key, tuned in (("C", False), ("C-tuned", True)):
                 runs[key].append(
@@ -252,24 +257,6 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
         ablations[ablate] = run_flow(f"B-{ablate}", "B", main, workdir, **common, ablate=ablate)
         _progress(f"B without {ablate}: {ablations[ablate]['rps']:,.0f} readings/s")
     return paths, ablations
-
-
-def _pair(main: Settings, workdir: Path, name: str, common: dict) -> dict:
-    """Two independent 1-process B runs at once, each reading the whole topic into a Redis
-    prefix of its own: their CPU per reading is B1's work with a second busy process beside
-    it, the baseline for what the 2-process cluster itself adds."""
-    twin = dataclasses.replace(main.redis, prefix=f"{main.redis.prefix}-twin")
-    pair = [(f"{name}-a", main), (f"{name}-b", dataclasses.replace(main, redis=twin))]
-    one, two = run_flows_at_once(pair, "B", workdir, **common)
-    us = [r.get("flow_cpu_us_per_reading") for r in (one, two)]
-    return {
-        "rps": one["rps"] + two["rps"],
-        "processed": one["processed"],
-        "machine_cpu_busy": one.get("machine_cpu_busy"),
-        "flow_cpu_cores": (one.get("flow_cpu_cores") or 0) + (two.get("flow_cpu_cores") or 0),
-        "flow_cpu_us_per_reading": sum(us) / 2 if None not in us else None,
-        "each": [one, two],
-    }
 
 
 def _best(runs: list[dict]) -> dict:
@@ -322,6 +309,7 @@ def run(args) -> dict:
 
 def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
     a, b, b2, c, d = (paths[k]["rps"] for k in ("A", "B1", "B2", "C", "D"))
+    r1, r2 = (paths[k]["rps"] for k in ("B1-replay", "B2-replay"))
     counts = {k: v.get("processed", v.get("count")) for k, v in paths.items()}
     return {
         "limit_rps": a,
@@ -340,6 +328,8 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
         "model_bytes_per_detector": model_bytes(),
         "workers": {"1": b, "2": b2},
         "scaling": b2 / b,
+        "workers_replay": {"1": r1, "2": r2},
+        "scaling_replay": r2 / r1,
         "limit_2_processes_rps": paths["A2"]["rps"],
         "limit_scaling": paths["A2"]["rps"] / a,
         "kendali_vs_limit_2_processes": b2 / paths["A2"]["rps"],
@@ -362,10 +352,8 @@ def _cpu(paths: dict) -> dict:
 
     ``scaling_with_free_cores`` is a projection, not a measurement: the rate 2 processes would
     reach if each had the CPU that 1 process used here, at the CPU per reading they needed.
-    ``co_run_cost`` is what a second busy process beside it costs B1 per reading on this
-    machine (two B1 runs at once against one alone); ``cluster_own_cost`` is what the cluster
-    adds beyond that (B2 against the pair), and ``scaling_without_co_run_cost`` projects 2
-    processes on a machine where a second process costs nothing.
+    ``cluster_cost_replay`` is the same ratio with the broker idle (B from memory): what the
+    cluster itself costs, apart from reading Kafka in two processes.
     """
     cpus = os.cpu_count() or 1
     out: dict = {"flow_cores": {}, "other_cores": {}, "us_per_reading": {}}
@@ -381,11 +369,9 @@ def _cpu(paths: dict) -> dict:
     if one and two:
         out["cluster_cost"] = two / one
         out["scaling_with_free_cores"] = 2 * one / two
-    pair = out["us_per_reading"].get("B1-pair")
-    if one and two and pair:
-        out["co_run_cost"] = pair / one
-        out["cluster_own_cost"] = two / pair
-        out["scaling_without_co_run_cost"] = 2 * pair / two
+    one, two = (out["us_per_reading"].get(f"B{n}-replay") for n in (1, 2))
+    if one and two:
+        out["cluster_cost_replay"] = two / one
     return out
 
 
