@@ -50,6 +50,7 @@ from benchmarks.throughput_run import (
     incident_log,
     machine,
     run_flow,
+    run_flows_at_once,
 )
 from detectors.traffic import TrafficBank
 from kendali.codec import decode_traffic
@@ -226,7 +227,8 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
     _progress(f"A, one consumer: {single['rps']:,.0f} readings/s")
     common = dict(detectors=sizes["detectors"], seed=SEED, seconds=sizes["seconds"])
     runs: dict[str, list[dict]] = {
-        k: [] for k in ("A", "A2", "B1", "B2", "B1-replay", "B2-replay", "C", "C-tuned")
+        k: []
+        for k in ("A", "A2", "B1", "B2", "B1-replay", "B2-replay", "B1-replay-pair", "C", "C-tuned")
     }
     for rep in range(sizes["repeats"]):  # interleaved, so that a slow spell hits all alike
         runs["A"].append(consume_limit(bootstrap, topic, per_partition=True))
@@ -242,6 +244,8 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
             )
             how = " from memory" if replay else ""
             _progress(f"B{how} ({procs} process(es)): {runs[key][-1]['rps']:,.0f} readings/s")
+        runs["B1-replay-pair"].append(_pair(main, workdir, f"B1-replay-pair-{rep}", common))
+        _progress(f"B1 from memory twice at once: {runs['B1-replay-pair'][-1]['rps']:,.0f}/s")
         if rep < 2:
             for key, tuned in (("C", False), ("C-tuned", True)):
                 runs[key].append(
@@ -257,6 +261,25 @@ def _rates(main: Settings, sizes: dict, workdir: Path) -> tuple[dict, dict]:
         ablations[ablate] = run_flow(f"B-{ablate}", "B", main, workdir, **common, ablate=ablate)
         _progress(f"B without {ablate}: {ablations[ablate]['rps']:,.0f} readings/s")
     return paths, ablations
+
+
+def _pair(main: Settings, workdir: Path, name: str, common: dict) -> dict:
+    """Two independent 1-process B runs from memory at once, started by one barrier, each
+    reading the whole topic into a Redis prefix of its own: what two processes of B's work get
+    from this machine with no cluster between them (the ceiling for B2 from memory), and their
+    CPU per reading, the baseline for what the cluster itself adds."""
+    twin = dataclasses.replace(main.redis, prefix=f"{main.redis.prefix}-twin")
+    pair = [(f"{name}-a", main), (f"{name}-b", dataclasses.replace(main, redis=twin))]
+    one, two = run_flows_at_once(pair, "B", workdir, replay=True, **common)
+    us = [r.get("flow_cpu_us_per_reading") for r in (one, two)]
+    return {
+        "rps": (one["processed"] + two["processed"]) / max(one["seconds"], two["seconds"]),
+        "processed": one["processed"],
+        "machine_cpu_busy": one.get("machine_cpu_busy"),
+        "flow_cpu_cores": (one.get("flow_cpu_cores") or 0) + (two.get("flow_cpu_cores") or 0),
+        "flow_cpu_us_per_reading": sum(us) / 2 if None not in us else None,
+        "each": [one, two],
+    }
 
 
 def _best(runs: list[dict]) -> dict:
@@ -309,7 +332,7 @@ def run(args) -> dict:
 
 def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
     a, b, b2, c, d = (paths[k]["rps"] for k in ("A", "B1", "B2", "C", "D"))
-    r1, r2 = (paths[k]["rps"] for k in ("B1-replay", "B2-replay"))
+    r1, r2, pair = (paths[k]["rps"] for k in ("B1-replay", "B2-replay", "B1-replay-pair"))
     counts = {k: v.get("processed", v.get("count")) for k, v in paths.items()}
     return {
         "limit_rps": a,
@@ -330,6 +353,9 @@ def _summary(paths, examples, identity, latency, produced, sizes) -> dict:
         "scaling": b2 / b,
         "workers_replay": {"1": r1, "2": r2},
         "scaling_replay": r2 / r1,
+        "replay_pair_rps": pair,
+        "machine_scaling_replay": pair / r1,
+        "kendali_vs_replay_pair": r2 / pair,
         "limit_2_processes_rps": paths["A2"]["rps"],
         "limit_scaling": paths["A2"]["rps"] / a,
         "kendali_vs_limit_2_processes": b2 / paths["A2"]["rps"],
@@ -352,8 +378,10 @@ def _cpu(paths: dict) -> dict:
 
     ``scaling_with_free_cores`` is a projection, not a measurement: the rate 2 processes would
     reach if each had the CPU that 1 process used here, at the CPU per reading they needed.
-    ``cluster_cost_replay`` is the same ratio with the broker idle (B from memory): what the
-    cluster itself costs, apart from reading Kafka in two processes.
+    ``cluster_cost_replay`` is the same ratio with the broker idle (B from memory);
+    ``co_run_cost_replay`` is what a second busy process costs B1 from memory per reading on
+    this machine (two independent runs at once against one alone), and
+    ``cluster_own_cost_replay`` what the cluster adds beyond that.
     """
     cpus = os.cpu_count() or 1
     out: dict = {"flow_cores": {}, "other_cores": {}, "us_per_reading": {}}
@@ -370,8 +398,12 @@ def _cpu(paths: dict) -> dict:
         out["cluster_cost"] = two / one
         out["scaling_with_free_cores"] = 2 * one / two
     one, two = (out["us_per_reading"].get(f"B{n}-replay") for n in (1, 2))
+    pair = out["us_per_reading"].get("B1-replay-pair")
     if one and two:
         out["cluster_cost_replay"] = two / one
+    if one and two and pair:
+        out["co_run_cost_replay"] = pair / one
+        out["cluster_own_cost_replay"] = two / pair
     return out
 
 

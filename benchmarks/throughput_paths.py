@@ -81,12 +81,13 @@ class _BoundedPart(StatefulSourcePartition):
 class _ReplayPart(StatefulSourcePartition):
     """A partition read to its end before the flow starts, then handed out from memory.
 
-    Every process marks itself ready once its partitions are held and waits for all the others
-    (``ready`` files), so that the run's clock starts at once everywhere and the broker does no
-    work while the flow runs: what is measured is the flow alone, with every core for it.
+    Every process marks itself ready once its partitions are held (a file ``<barrier>-<me>``)
+    and waits until ``size`` processes are, so that the clock starts at once everywhere (also
+    in two runs sharing a barrier) and the broker does no work while the flow runs: what is
+    measured is the flow alone, with every core for it.
     """
 
-    def __init__(self, inner: StatefulSourcePartition, stats: str, proc: int, processes: int):
+    def __init__(self, inner: StatefulSourcePartition, barrier: str, me: str, size: int):
         self.batches: list = []
         while True:
             try:
@@ -97,15 +98,15 @@ class _ReplayPart(StatefulSourcePartition):
         inner.close()
         gc.freeze()  # the held messages are not garbage: keep collections from walking them
         self.batches.reverse()  # popped from the end
-        self.ready = Path(f"{stats}-ready-{proc}")
-        self.others = (self.ready.parent, f"{self.ready.name[: -len(str(proc))]}*", processes)
+        self.ready = Path(f"{barrier}-{me}")
+        self.others = (self.ready.parent, f"{Path(barrier).name}-*", size)
         self.started = False
 
     def next_batch(self) -> list:
         if not self.started:
             self.ready.touch()
-            folder, pattern, processes = self.others
-            if len(list(folder.glob(pattern))) < processes:
+            folder, pattern, size = self.others
+            if len(list(folder.glob(pattern))) < size:
                 return []
             self.started = True
         if not self.batches:
@@ -129,7 +130,7 @@ class _Bounded(FixedPartitionedSource):
         inner: KafkaSource | KafkaBatchSource,
         seconds: float | None,
         at_deadline=lambda: None,
-        replay: tuple[str, int, int] | None = None,
+        replay: tuple[str, str, int] | None = None,
     ):
         self.inner = inner
         self.seconds = seconds
@@ -272,7 +273,10 @@ def flow(config: str, proc: int = 0) -> Dataflow:
             raise_on_errors=False,
         )
     write = functools.partial(_write_stats, cfg, proc, settings)
-    replay = (cfg["stats"], proc, cfg["processes"]) if cfg.get("replay") else None
+    replay = None
+    if cfg.get("replay"):  # a barrier of its own, or one shared with another run (a pair)
+        barrier = cfg.get("barrier") or [f"{cfg['stats']}-ready", cfg["processes"]]
+        replay = (barrier[0], f"{Path(cfg['stats']).name}-{proc}", barrier[1])
     source = _Bounded(kafka, cfg.get("seconds"), write, replay)
     atexit.register(write)
     if cfg["path"] == "B":

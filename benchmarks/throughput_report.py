@@ -76,10 +76,21 @@ def markdown(result: dict) -> str:
         f"{_fmt(layouts.get('single'))}/s (one run), one consumer per partition polled in turn "
         f"{_fmt(layouts.get('per_partition'))}/s",
         "- A per partition, B, C and C tuned are each their best run; the runs, interleaved "
-        "(A, A in 2 processes, B1, B2, B1 and B2 from memory, C, C tuned, then again): "
+        "(A, A in 2 processes, B1, B2, B1 and B2 from memory, B1 from memory twice at once, C, "
+        "C tuned, then again): "
         + "; ".join(
             f"{k} {', '.join(_fmt(r) for r in result['paths'][k]['runs'])}"
-            for k in ("A", "A2", "B1", "B2", "B1-replay", "B2-replay", "C", "C-tuned")
+            for k in (
+                "A",
+                "A2",
+                "B1",
+                "B2",
+                "B1-replay",
+                "B2-replay",
+                "B1-replay-pair",
+                "C",
+                "C-tuned",
+            )
             if result["paths"].get(k, {}).get("runs")
         ),
         f"- B/A = **{result['kendali_vs_limit']:.3f}** (target ≥ 0.8), "
@@ -141,6 +152,13 @@ def _scaling_lines(result: dict) -> list[str]:
             "process reads its partitions up front, the broker idle while the flow runs): "
             f"**{result['scaling_replay']:.2f}×** (target ≥ 1.7 where the machine has the cores)"
         )
+    if "machine_scaling_replay" in result:
+        lines.append(
+            "- the machine's own ceiling: two independent 1-process runs from memory at once, "
+            f"each reading the whole topic, {_fmt(result['replay_pair_rps'])}/s together = "
+            f"**{result['machine_scaling_replay']:.2f}×** one alone; B with 2 processes from "
+            f"memory reaches **{result['kendali_vs_replay_pair']:.2f}** of that"
+        )
     return lines
 
 
@@ -161,10 +179,12 @@ def _cpu_lines(cpu: dict) -> list[str]:
             f"the cores 1 process used here each, they would reach "
             f"{cpu['scaling_with_free_cores']:.2f}× (projection, not measured)"
         )
-    if "cluster_cost_replay" in cpu:
+    if "cluster_own_cost_replay" in cpu:
         lines.append(
             f"- from memory, 2 processes need {cpu['cluster_cost_replay']:.2f}× the CPU per "
-            "reading of 1: the rest of the cost above is reading Kafka in two processes"
+            f"reading of 1: {cpu['co_run_cost_replay']:.2f}× for sharing the machine (two "
+            f"independent runs at once against one alone), {cpu['cluster_own_cost_replay']:.2f}× "
+            "for the cluster itself"
         )
     return lines
 

@@ -38,6 +38,7 @@ __all__ = [
     "incident_log",
     "machine",
     "run_flow",
+    "run_flows_at_once",
     "start_flow",
     "stop",
     "write_config",
@@ -84,48 +85,80 @@ def run_flow(
     is killed (a flow snapshotting thousands of river models can take minutes to stop).
     ``replay=True`` (path B) reads each partition up front and replays it from memory.
     """
-    cfg_file = write_config(name, path, settings, workdir, processes=processes, **extra)
-    files = [workdir / f"{name}-{i}.json" for i in range(processes)]
-    for file in [*files, *workdir.glob(f"{name}-ready-*")]:
-        file.unlink(missing_ok=True)
-    children = start_flow(path, cfg_file, processes, settings)
-    cpu = _watch(children, files, timeout, grace)
-    failed = [c.returncode for c in children if c.returncode and c.returncode > 0]
-    if failed or not all(f.exists() for f in files):
-        log = (workdir / f"{name}-0.log").read_text(errors="replace")[-1500:]
-        raise RuntimeError(f"{name}: bytewax exited with {failed or 'no statistics'}: {log}")
-    parts = [json.loads(f.read_text()) for f in files]
-    result = _combine(parts)
-    firsts = [p["first"] for p in parts if p["first"]]
-    if firsts:
-        start, end = min(firsts), max(p["end"] for p in parts)
-        result["machine_cpu_busy"] = cpu_busy(cpu, start, end)
-        cores = flow_cores(cpu, start, end)
-        if cores is not None:
-            result["flow_cpu_cores"] = cores
-            result["flow_cpu_us_per_reading"] = (
-                cores / result["rps"] * 1e6 if result["rps"] else None
+    run = _Run(name, path, settings, workdir, processes, extra)
+    return _watch([run], timeout, grace)[0]
+
+
+def run_flows_at_once(
+    runs: list[tuple[str, Settings]], path: str, workdir: Path, *, timeout=900, grace=15, **extra
+) -> list[dict]:
+    """Several independent 1-process runs of ``path`` started together, one per (name,
+    settings): what the machine does to one process's CPU per reading when another busy
+    process shares it (see :func:`run_flow`). With ``replay``, they share one barrier, named
+    after the first run, so that their clocks start together."""
+    if extra.get("replay"):
+        barrier = workdir / f"{runs[0][0]}-barrier"
+        for file in workdir.glob(f"{barrier.name}-*"):
+            file.unlink()
+        extra["barrier"] = [str(barrier), len(runs)]
+    started = [_Run(name, path, settings, workdir, 1, extra) for name, settings in runs]
+    return _watch(started, timeout, grace)
+
+
+class _Run:
+    """One started run: its children and the statistics files they will write."""
+
+    def __init__(self, name, path, settings, workdir, processes, extra):
+        cfg_file = write_config(name, path, settings, workdir, processes=processes, **extra)
+        self.name, self.workdir = name, workdir
+        self.files = [workdir / f"{name}-{i}.json" for i in range(processes)]
+        for file in [*self.files, *workdir.glob(f"{name}-ready-*")]:  # (replay's barrier)
+            file.unlink(missing_ok=True)
+        self.children = start_flow(path, cfg_file, processes, settings)
+        self.reported: float | None = None
+
+    def result(self, cpu: list[tuple], offset: int) -> dict:
+        failed = [c.returncode for c in self.children if c.returncode and c.returncode > 0]
+        if failed or not all(f.exists() for f in self.files):
+            log = (self.workdir / f"{self.name}-0.log").read_text(errors="replace")[-1500:]
+            raise RuntimeError(
+                f"{self.name}: bytewax exited with {failed or 'no statistics'}: {log}"
             )
-    return result
+        parts = [json.loads(f.read_text()) for f in self.files]
+        result = _combine(parts)
+        firsts = [p["first"] for p in parts if p["first"]]
+        if firsts:
+            start, end = min(firsts), max(p["end"] for p in parts)
+            result["machine_cpu_busy"] = cpu_busy(cpu, start, end)
+            own = [(*s[:3], s[3][offset : offset + len(self.children)]) for s in cpu]
+            cores = flow_cores(own, start, end)
+            if cores is not None:
+                result["flow_cpu_cores"] = cores
+                result["flow_cpu_us_per_reading"] = (
+                    cores / result["rps"] * 1e6 if result["rps"] else None
+                )
+        return result
 
 
-def _watch(children: list[subprocess.Popen], files: list[Path], timeout: float, grace: float):
-    """Sample the CPU until the run has written ``files`` (plus ``grace``) or ended; the
-    samples (see :func:`cpu_sample`)."""
-    deadline, cpu, reported = time.time() + timeout, [], None
+def _watch(runs: list[_Run], timeout: float, grace: float) -> list[dict]:
+    """Sample the CPU until every run has reported (plus ``grace``) or ended; their results."""
+    children = [c for run in runs for c in run.children]
+    deadline, cpu = time.time() + timeout, []
     pids = [c.pid for c in children]
     try:
         while any(c.poll() is None for c in children) and time.time() < deadline:
             cpu.append(cpu_sample(pids))
             now = time.time()
-            if reported is None and all(f.exists() for f in files):
-                reported = now
-            if reported is not None and now > reported + grace:
+            for run in runs:
+                if run.reported is None and all(f.exists() for f in run.files):
+                    run.reported = now
+            if all(r.reported is not None and now > r.reported + grace for r in runs):
                 break
             time.sleep(0.1)
     finally:
         stop(children)
-    return cpu
+    offsets = [sum(len(r.children) for r in runs[:i]) for i in range(len(runs))]
+    return [run.result(cpu, offset) for run, offset in zip(runs, offsets, strict=True)]
 
 
 def cpu_sample(pids: list[int] = ()) -> tuple[float, int, int, tuple[int, ...]]:

@@ -42,6 +42,8 @@ def test_quick_run_all_paths_agree(stack, tmp_path):
         assert counts[path] == counts["produced"], path
     assert counts["D"] > 0
     assert set(result["workers"]) == set(result["workers_replay"]) == {"1", "2"}
+    pair = result["paths"]["B1-replay-pair"]["each"]  # two 1-process runs at once, each reads all
+    assert [run["processed"] for run in pair] == [counts["produced"]] * 2
     assert isinstance(result["identical_across_workers"], bool)
     assert result["identical_with_corridor_keys"] is True
     assert result["identity"]["corridor"]["incidents"] >= 5
