@@ -15,7 +15,15 @@ from fastapi import Depends, Header, HTTPException, Query, Request
 from api.deps import State
 from kendali.tokens import hash_token, lookup
 
-__all__ = ["Authenticated", "Caller", "authenticate", "require_role", "scope_refusal"]
+__all__ = [
+    "Authenticated",
+    "Caller",
+    "Reader",
+    "authenticate",
+    "hidden_categories",
+    "require_role",
+    "scope_refusal",
+]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kendali"'}
 
@@ -71,6 +79,35 @@ async def authenticate(
 
 
 Authenticated = Annotated[Caller, Depends(authenticate)]
+
+
+async def optional_caller(
+    request: Request,
+    state: State,
+    authorization: Annotated[str | None, Header()] = None,
+    access_token: Annotated[
+        str | None, Query(description="token, for GET clients that cannot send headers (SSE)")
+    ] = None,
+) -> Caller | None:
+    """The caller of a public read: ``None`` without a token; a token that is sent must be
+    valid (``401`` otherwise), so a mistyped one is not silently read as "public"."""
+    if not authorization and not access_token:
+        return None
+    return await authenticate(request, state, authorization, access_token)
+
+
+Reader = Annotated[Caller | None, Depends(optional_caller)]
+
+
+def hidden_categories(restricted: frozenset[str], caller: Caller | None) -> frozenset[str]:
+    """Categories a reader may not see: the city's restricted ones, unless it has a token.
+
+    >>> sorted(hidden_categories(frozenset({"crime"}), None))
+    ['crime']
+    >>> hidden_categories(frozenset({"crime"}), Caller("wall", "viewer", None))
+    frozenset()
+    """
+    return restricted if caller is None else frozenset()
 
 
 def require_role(caller: Caller, roles: tuple[str, ...], what: str) -> None:

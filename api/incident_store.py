@@ -25,15 +25,20 @@ class IncidentQuery:
     since: float | None = None
     until: float | None = None
     limit: int = 200
+    #: Categories left out whatever the other filters say (restricted ones, for public reads).
+    hidden: frozenset[str] = frozenset()
 
     def matches(self, inc: dict) -> bool:
         """Whether one incident (as stored JSON) passes every filter.
 
         >>> q = IncidentQuery(agency=frozenset({"damkar"}), bbox=(116.8, -1.3, 116.9, -1.2))
-        >>> q.matches({"status": "new", "kind": "incident", "category": "fire",
-        ...            "agencies": ["damkar"], "zone": "Z", "lon": 116.85, "lat": -1.25})
-        True
+        >>> fire = {"status": "new", "kind": "incident", "category": "fire",
+        ...         "agencies": ["damkar"], "zone": "Z", "lon": 116.85, "lat": -1.25}
+        >>> q.matches(fire), IncidentQuery(hidden=frozenset({"fire"})).matches(fire)
+        (True, False)
         """
+        if inc["category"] in self.hidden:
+            return False
         if self.status and inc["status"] not in self.status:
             return False
         if self.kind and inc["kind"] not in self.kind:

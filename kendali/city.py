@@ -95,6 +95,9 @@ class City:
     routing: dict[str, tuple[str, ...]]
     zone_routing: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     folder: Path | None = None
+    #: Categories whose incidents only callers with a token may read (family help, crime): the
+    #: public reads of the API (list, one incident, GeoJSON, CAP) leave them out.
+    restricted: frozenset[str] = frozenset()
 
     @cached_property
     def zone_index(self) -> ZoneIndex:
@@ -264,6 +267,12 @@ def _load_city(folder: Path) -> City:
         zone: {cat: tuple(codes) for cat, codes in table.items()}
         for zone, table in routing.get("zones", {}).items()
     }
+    restricted = routing.get("access", {}).get("restricted", [])
+    if not isinstance(restricted, list) or not all(isinstance(c, str) for c in restricted):
+        raise CityError("routing: access.restricted must be a list of category names")
+    unknown = sorted(set(restricted) - set(categories))
+    if unknown:
+        raise CityError(f"routing: access.restricted names unknown categories {unknown}")
     return City(
         name=conf.get("name", folder.name),
         tz=ZoneInfo(conf.get("timezone", "UTC")),
@@ -278,4 +287,5 @@ def _load_city(folder: Path) -> City:
         routing=categories,
         zone_routing=zone_routing,
         folder=folder,
+        restricted=frozenset(restricted),
     )

@@ -11,12 +11,13 @@ import re
 from dataclasses import replace
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 
+from api.auth import Reader
 from api.cap_xml import alert_xml, atom_feed
 from api.deps import AppState, State
-from api.incident_store import load_incident, query_incidents
-from api.routers.incidents import Filters
+from api.incident_store import query_incidents
+from api.routers.incidents import Filters, readable_incident
 from api.schemas import Problem
 from detectors.lifecycle import ACTIVE
 
@@ -79,11 +80,11 @@ async def incidents_geojson(state: State, q: Filters) -> Response:
     "/incidents/{incident_id}/cap",
     responses={200: {"content": {CAP_TYPE: {}}}, 404: {"model": Problem}},
 )
-async def incident_cap(incident_id: str, request: Request, state: State) -> Response:
+async def incident_cap(
+    incident_id: str, request: Request, state: State, caller: Reader
+) -> Response:
     """One incident, current version, as an OASIS CAP 1.2 alert."""
-    inc = await load_incident(state.redis, state.keys, incident_id)
-    if inc is None:
-        raise HTTPException(404, f"no incident {incident_id!r}")
+    inc = await readable_incident(state, caller, incident_id)
     web = str(request.url_for("get_incident", incident_id=incident_id))
     body = alert_xml(inc, _sender(state), f"Kendali — {state.city.name}", web)
     return Response(body, media_type=CAP_TYPE)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from api.deps import State
+from api.auth import Caller, Reader, hidden_categories
+from api.deps import AppState, State
 from api.incident_store import IncidentQuery, latest_stream_id, load_incident, query_incidents
 from api.schemas import IncidentList, IncidentOut, Problem
 from kendali.codec import parse_ts
@@ -42,6 +43,8 @@ def _epoch(text: str | None, name: str) -> float | None:
 
 
 def incident_query(
+    state: State,
+    caller: Reader,
     status: Annotated[
         list[str] | None, Query(description="new, acknowledged, ... (comma list)")
     ] = None,
@@ -66,6 +69,7 @@ def incident_query(
         since=_epoch(since, "since"),
         until=_epoch(until, "until"),
         limit=limit,
+        hidden=hidden_categories(state.city.restricted, caller),
     )
 
 
@@ -83,9 +87,15 @@ async def list_incidents(state: State, q: Filters) -> dict:
 @router.get(
     "/incidents/{incident_id}", response_model=IncidentOut, responses={404: {"model": Problem}}
 )
-async def get_incident(incident_id: str, state: State) -> dict:
+async def get_incident(incident_id: str, state: State, caller: Reader) -> dict:
     """One incident in its current version."""
+    return await readable_incident(state, caller, incident_id)
+
+
+async def readable_incident(state: AppState, caller: Caller | None, incident_id: str) -> dict:
+    """One incident, or ``404`` if there is none or the caller may not read it (a restricted
+    category without a token: the answer does not tell that it exists)."""
     inc = await load_incident(state.redis, state.keys, incident_id)
-    if inc is None:
+    if inc is None or inc["category"] in hidden_categories(state.city.restricted, caller):
         raise HTTPException(404, f"no incident {incident_id!r}")
     return inc
