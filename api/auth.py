@@ -61,13 +61,17 @@ def _presented(request: Request, authorization: str | None, access_token: str | 
     raise _unauthorized("a token is required: send 'Authorization: Bearer <token>'")
 
 
+AuthorizationHeader = Annotated[str | None, Header()]
+AccessToken = Annotated[
+    str | None, Query(description="token, for GET clients that cannot send headers (SSE)")
+]
+
+
 async def authenticate(
     request: Request,
     state: State,
-    authorization: Annotated[str | None, Header()] = None,
-    access_token: Annotated[
-        str | None, Query(description="token, for GET clients that cannot send headers (SSE)")
-    ] = None,
+    authorization: AuthorizationHeader = None,
+    access_token: AccessToken = None,
 ) -> Caller:
     """The caller of a request, or ``401``."""
     token = _presented(request, authorization, access_token)
@@ -84,10 +88,8 @@ Authenticated = Annotated[Caller, Depends(authenticate)]
 async def optional_caller(
     request: Request,
     state: State,
-    authorization: Annotated[str | None, Header()] = None,
-    access_token: Annotated[
-        str | None, Query(description="token, for GET clients that cannot send headers (SSE)")
-    ] = None,
+    authorization: AuthorizationHeader = None,
+    access_token: AccessToken = None,
 ) -> Caller | None:
     """The caller of a public read: ``None`` without a token; a token that is sent must be
     valid (``401`` otherwise), so a mistyped one is not silently read as "public"."""
