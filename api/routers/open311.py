@@ -165,6 +165,24 @@ async def create_request(request: Request, state: State):
     )
 
 
+def _status_notes(incident: dict | None, restricted: frozenset[str]) -> str:
+    """What a requester is told about the incident its report joined. The explanation may
+    come from other callers' reports, so a restricted category's is not repeated.
+
+    >>> inc = {"id": "INC-1", "status": "new", "category": "family_help", "explanation": "x"}
+    >>> _status_notes(inc, frozenset({"family_help"}))
+    'part of incident INC-1 (new)'
+    >>> _status_notes(dict(inc, category="fire"), frozenset({"family_help"}))
+    'part of incident INC-1 (new): x'
+    """
+    if incident is None:
+        return "received; not (yet) part of an incident"
+    head = f"part of incident {incident['id']} ({incident['status']})"
+    if incident["category"] in restricted:
+        return head
+    return f"{head}: {incident['explanation']}"
+
+
 async def _incident_with(state, report_id: str) -> dict | None:
     ref = f"report:{report_id}"
     for raw_id in await state.redis.zrevrange(state.keys.incidents, 0, 999):
@@ -183,11 +201,7 @@ async def get_request(request_id: str, state: State):
     record = orjson.loads(raw)
     incident = await _incident_with(state, request_id)
     closed = incident is not None and incident["status"] in ("resolved", "closed", "false_alarm")
-    notes = (
-        f"part of incident {incident['id']} ({incident['status']}): {incident['explanation']}"
-        if incident
-        else "received; not (yet) part of an incident"
-    )
+    notes = _status_notes(incident, state.city.restricted)
     return [
         {
             "service_request_id": request_id,

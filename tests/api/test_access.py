@@ -67,6 +67,20 @@ def test_a_wrong_token_on_a_public_read_is_refused(api):
     assert resp.json()["detail"] == "unknown or revoked token"
 
 
+def test_an_open311_status_does_not_repeat_a_restricted_incidents_explanation(api):
+    resp = api.client.post("/open311/v2/requests.json", data={
+        "service_code": "family_help", "lat": "-1.2560", "long": "116.8265",
+        "description": "anak menangis sendirian di rumah sebelah",
+    })  # fmt: skip
+    request_id = resp.json()[0]["service_request_id"]
+    api.write(incident("INC-fam", category="family_help", agencies=("puspaga",),
+                       evidence=(f"report:{request_id}",),
+                       explanation="a neighbour's report names the family"))  # fmt: skip
+    status = api.client.get(f"/open311/v2/requests/{request_id}.json").json()[0]
+    assert status["status_notes"] == "part of incident INC-fam (new)"
+    assert status["description"] == "anak menangis sendirian di rumah sebelah", "their own words"
+
+
 def test_the_demo_city_restricts_family_help_and_crime():
     assert load_city(DEMO_CITY).restricted == {"family_help", "crime"}
 
