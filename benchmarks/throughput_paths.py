@@ -99,14 +99,14 @@ class _ReplayPart(StatefulSourcePartition):
         gc.freeze()  # the held messages are not garbage: keep collections from walking them
         self.batches.reverse()  # popped from the end
         self.ready = Path(f"{barrier}-{me}")
-        self.others = (self.ready.parent, f"{Path(barrier).name}-*", size)
+        self.everyone = f"{Path(barrier).name}-*"  # every process's ready file
+        self.size = size
         self.started = False
 
     def next_batch(self) -> list:
         if not self.started:
             self.ready.touch()
-            folder, pattern, size = self.others
-            if len(list(folder.glob(pattern))) < size:
+            if len(list(self.ready.parent.glob(self.everyone))) < self.size:
                 return []
             self.started = True
         if not self.batches:
@@ -274,9 +274,9 @@ def flow(config: str, proc: int = 0) -> Dataflow:
         )
     write = functools.partial(_write_stats, cfg, proc, settings)
     replay = None
-    if cfg.get("replay"):  # a barrier of its own, or one shared with another run (a pair)
-        barrier = cfg.get("barrier") or [f"{cfg['stats']}-ready", cfg["processes"]]
-        replay = (barrier[0], f"{Path(cfg['stats']).name}-{proc}", barrier[1])
+    if cfg.get("replay"):  # the run's barrier, or one shared with another run (a pair)
+        barrier, size = cfg["barrier"]
+        replay = (barrier, f"{Path(cfg['stats']).name}-{proc}", size)
     source = _Bounded(kafka, cfg.get("seconds"), write, replay)
     atexit.register(write)
     if cfg["path"] == "B":

@@ -97,22 +97,30 @@ def run_flows_at_once(
     process shares it (see :func:`run_flow`). With ``replay``, they share one barrier, named
     after the first run, so that their clocks start together."""
     if extra.get("replay"):
-        barrier = workdir / f"{runs[0][0]}-barrier"
-        for file in workdir.glob(f"{barrier.name}-*"):
-            file.unlink()
-        extra["barrier"] = [str(barrier), len(runs)]
+        extra["barrier"] = barrier(workdir, runs[0][0], len(runs))
     started = [_Run(name, path, settings, workdir, 1, extra) for name, settings in runs]
     return _watch(started, timeout, grace)
+
+
+def barrier(workdir: Path, name: str, size: int) -> list:
+    """A replay barrier for ``size`` processes (``[path prefix, size]``, see
+    ``benchmarks.throughput_paths._ReplayPart``), its ready files of an earlier run removed."""
+    path = workdir / f"{name}-barrier"
+    for file in workdir.glob(f"{path.name}-*"):
+        file.unlink()
+    return [str(path), size]
 
 
 class _Run:
     """One started run: its children and the statistics files they will write."""
 
     def __init__(self, name, path, settings, workdir, processes, extra):
-        cfg_file = write_config(name, path, settings, workdir, processes=processes, **extra)
+        if extra.get("replay") and "barrier" not in extra:
+            extra = {**extra, "barrier": barrier(workdir, name, processes)}
+        cfg_file = write_config(name, path, settings, workdir, **extra)
         self.name, self.workdir = name, workdir
         self.files = [workdir / f"{name}-{i}.json" for i in range(processes)]
-        for file in [*self.files, *workdir.glob(f"{name}-ready-*")]:  # (replay's barrier)
+        for file in self.files:
             file.unlink(missing_ok=True)
         self.children = start_flow(path, cfg_file, processes, settings)
         self.reported: float | None = None

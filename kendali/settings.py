@@ -103,8 +103,8 @@ class FlowSettings:
     #: Detector state is split into this many keys, spread over workers (Bytewax routes by key
     #: hash). Fewer, larger shards make larger bank calls (each call has a fixed numpy cost of
     #: about half a millisecond): at live rates 8 shards cost one process 0.83 of a core at
-    #: 210k readings/s, 2 shards 0.68. Keep at least as many as workers, and check the split:
-    #: 2 split 1/1 over 2 workers, 8 split 4/4, 16 split 9/7 (measured).
+    #: 210k readings/s, 2 shards 0.68 (development probe). Keep at least as many as workers,
+    #: and check the split: 2 split 1/1 over 2 workers, 8 split 4/4, 16 split 9/7 (measured).
     traffic_shards: int = 2
     #: librdkafka settings for the dataflow's consumers only. A broker holds an empty fetch for
     #: up to fetch.wait.max.ms (500 by default): at low data rates that is added latency.
